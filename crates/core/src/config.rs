@@ -1,0 +1,259 @@
+//! Stratus configuration: one TOML file with documented defaults, every option also settable
+//! through the environment.
+//!
+//! An option `key` in section `[section]` is overridden by `STRATUS_SECTION_KEY` (upper case),
+//! a top-level option `key` by `STRATUS_KEY`. The environment wins over the file, the file over
+//! the defaults. `stratus.example.toml` at the repository root lists every option.
+
+use std::path::{Path, PathBuf};
+
+use anyhow::{bail, Context};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    /// Where databases, keys, image files and credentials live.
+    pub data_dir: PathBuf,
+    /// Host name or address that clients use to reach this cloud; goes into the catalog.
+    pub public_host: String,
+    /// Region every endpoint is registered in.
+    pub region: String,
+    pub log: LogConfig,
+    pub http: HttpConfig,
+    pub identity: IdentityConfig,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct LogConfig {
+    /// A tracing filter, e.g. `info` or `stratus=debug,info`.
+    pub level: String,
+    /// `text` or `json`.
+    pub format: String,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct HttpConfig {
+    /// Largest JSON request body any API accepts, in bytes.
+    pub max_body_bytes: usize,
+}
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct IdentityConfig {
+    /// Address the identity API listens on.
+    pub listen: String,
+    /// Database URL; empty means SQLite at `<data_dir>/identity.db`.
+    /// MariaDB/MySQL: `mysql://user:password@host:3306/stratus_identity`.
+    pub database_url: String,
+    /// Fernet key repository; empty means `<data_dir>/fernet-keys`.
+    pub key_repository: String,
+    /// Keys kept by `stratus fernet rotate` (staged + primary + secondaries).
+    pub max_active_keys: u32,
+    /// Token lifetime in seconds.
+    pub token_expiration: u64,
+    /// How long after expiry a service may still validate a token with `allow_expired`.
+    pub allow_expired_window: u64,
+    /// bcrypt cost for password hashes (keystone's default is 12).
+    pub password_hash_rounds: u32,
+    /// Failed password attempts before a user is locked out; 0 disables lockout.
+    pub lockout_failure_attempts: u32,
+    /// Seconds a locked-out user stays locked.
+    pub lockout_duration: u64,
+    /// Optional policy override file (JSON or oslo.policy YAML).
+    pub policy_file: String,
+    /// The admin password used by bootstrap; empty means generate one (stored 0600).
+    pub admin_password: String,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            data_dir: default_data_dir(),
+            public_host: "localhost".into(),
+            region: "RegionOne".into(),
+            log: LogConfig::default(),
+            http: HttpConfig::default(),
+            identity: IdentityConfig::default(),
+        }
+    }
+}
+
+impl Default for LogConfig {
+    fn default() -> Self {
+        LogConfig { level: "info".into(), format: "text".into() }
+    }
+}
+
+impl Default for HttpConfig {
+    fn default() -> Self {
+        HttpConfig { max_body_bytes: 1024 * 1024 }
+    }
+}
+
+impl Default for IdentityConfig {
+    fn default() -> Self {
+        IdentityConfig {
+            listen: "0.0.0.0:5000".into(),
+            database_url: String::new(),
+            key_repository: String::new(),
+            max_active_keys: 3,
+            token_expiration: 3600,
+            allow_expired_window: 48 * 3600,
+            password_hash_rounds: 12,
+            lockout_failure_attempts: 0,
+            lockout_duration: 1800,
+            policy_file: String::new(),
+            admin_password: String::new(),
+        }
+    }
+}
+
+/// Root keeps its cloud in /var/lib like every other system service; anyone else in their home.
+fn default_data_dir() -> PathBuf {
+    match std::env::var("HOME") {
+        Ok(home) if !home.is_empty() && !running_as_root() => {
+            PathBuf::from(home).join(".local/share/stratus")
+        }
+        _ => PathBuf::from("/var/lib/stratus"),
+    }
+}
+
+fn running_as_root() -> bool {
+    std::fs::metadata("/proc/self")
+        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
+        .unwrap_or(false)
+}
+
+impl Config {
+    /// Defaults, then the file (if any), then the environment.
+    pub fn load(file: Option<&Path>) -> anyhow::Result<Config> {
+        Self::load_from(file, |k| std::env::var(k).ok())
+    }
+
+    pub fn load_from(
+        file: Option<&Path>,
+        env: impl Fn(&str) -> Option<String>,
+    ) -> anyhow::Result<Config> {
+        let mut value = toml::Value::try_from(Config::default())?;
+        if let Some(path) = file {
+            let text = std::fs::read_to_string(path)
+                .with_context(|| format!("reading config file {}", path.display()))?;
+            let from_file: toml::Value = toml::from_str(&text)
+                .with_context(|| format!("parsing config file {}", path.display()))?;
+            merge(&mut value, from_file);
+        }
+        apply_env(&mut value, "STRATUS", &env)?;
+        let config: Config = value.try_into().context("invalid configuration")?;
+        Ok(config)
+    }
+
+    /// Database URL of one service: the configured one, or SQLite in the data dir.
+    pub fn database_url(&self, service: &str, configured: &str) -> String {
+        if configured.is_empty() {
+            format!("sqlite://{}?mode=rwc", self.data_dir.join(format!("{service}.db")).display())
+        } else {
+            configured.to_string()
+        }
+    }
+
+    pub fn key_repository(&self) -> PathBuf {
+        if self.identity.key_repository.is_empty() {
+            self.data_dir.join("fernet-keys")
+        } else {
+            PathBuf::from(&self.identity.key_repository)
+        }
+    }
+
+    /// Base URL clients use for a service on `port`.
+    pub fn public_url(&self, listen: &str) -> String {
+        let port = listen.rsplit(':').next().unwrap_or("80");
+        format!("http://{}:{}", self.public_host, port)
+    }
+}
+
+fn merge(base: &mut toml::Value, over: toml::Value) {
+    match (base, over) {
+        (toml::Value::Table(b), toml::Value::Table(o)) => {
+            for (k, v) in o {
+                match b.get_mut(&k) {
+                    Some(existing) if existing.is_table() && v.is_table() => merge(existing, v),
+                    _ => {
+                        b.insert(k, v);
+                    }
+                }
+            }
+        }
+        (b, o) => *b = o,
+    }
+}
+
+/// Every leaf of the defaults can be replaced by `PREFIX_PATH_TO_KEY`; the new value is parsed
+/// as the type the default has, so a typo in a number is an error and not a silent string.
+fn apply_env(
+    value: &mut toml::Value,
+    prefix: &str,
+    env: &impl Fn(&str) -> Option<String>,
+) -> anyhow::Result<()> {
+    let toml::Value::Table(table) = value else { return Ok(()) };
+    for (key, v) in table.iter_mut() {
+        let name = format!("{prefix}_{}", key.to_uppercase());
+        if v.is_table() {
+            apply_env(v, &name, env)?;
+            continue;
+        }
+        let Some(raw) = env(&name) else { continue };
+        *v = match v {
+            toml::Value::String(_) => toml::Value::String(raw),
+            toml::Value::Integer(_) => toml::Value::Integer(
+                raw.trim().parse().with_context(|| format!("{name} must be an integer"))?,
+            ),
+            toml::Value::Float(_) => toml::Value::Float(
+                raw.trim().parse().with_context(|| format!("{name} must be a number"))?,
+            ),
+            toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
+                "1" | "true" | "yes" | "on" => true,
+                "0" | "false" | "no" | "off" => false,
+                _ => bail!("{name} must be true or false"),
+            }),
+            other => bail!("{name}: cannot set a {} from the environment", other.type_str()),
+        };
+    }
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    #[test]
+    fn environment_overrides_file_and_defaults() {
+        let dir = std::env::temp_dir().join(format!("stratus-cfg-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "public_host = \"cloud.example\"\n[identity]\ntoken_expiration = 60\n")
+            .unwrap();
+        let env: HashMap<&str, &str> =
+            [("STRATUS_IDENTITY_TOKEN_EXPIRATION", "120"), ("STRATUS_DATA_DIR", "/tmp/x")].into();
+        let c = Config::load_from(Some(&file), |k| env.get(k).map(|s| s.to_string())).unwrap();
+        assert_eq!(c.public_host, "cloud.example");
+        assert_eq!(c.identity.token_expiration, 120);
+        assert_eq!(c.data_dir, PathBuf::from("/tmp/x"));
+        assert_eq!(c.identity.max_active_keys, 3);
+    }
+
+    #[test]
+    fn bad_values_are_errors() {
+        let env: HashMap<&str, &str> = [("STRATUS_IDENTITY_TOKEN_EXPIRATION", "soon")].into();
+        let err = Config::load_from(None, |k| env.get(k).map(|s| s.to_string())).unwrap_err();
+        assert!(format!("{err:#}").contains("STRATUS_IDENTITY_TOKEN_EXPIRATION"));
+        let dir = std::env::temp_dir().join(format!("stratus-cfg2-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let file = dir.join("c.toml");
+        std::fs::write(&file, "[identity]\ntoken_expiry = 60\n").unwrap();
+        assert!(Config::load_from(Some(&file), |_| None).is_err(), "unknown keys are refused");
+    }
+}

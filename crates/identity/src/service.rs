@@ -1,0 +1,200 @@
+//! The identity service object: its store, keys, policy and caches, and the few rules that
+//! every part of it shares (authorization, revocation, cache invalidation).
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, RwLock};
+
+use anyhow::Context;
+use chrono::{DateTime, Utc};
+use serde_json::Value;
+use stratus_core::auth::AuthContext;
+use stratus_core::config::Config;
+use stratus_core::db::Db;
+use stratus_core::error::{ApiError, ApiResult};
+use stratus_core::policy::Policy;
+use stratus_core::token::keys::KeyRepository;
+use stratus_core::token::revoke::{RevocationList, RevokeEvent};
+use stratus_core::token::TokenProvider;
+
+use crate::store::Store;
+
+pub struct Identity {
+    pub config: Config,
+    pub store: Store,
+    pub tokens: TokenProvider,
+    pub revocations: RevocationList,
+    pub policy: Policy,
+    /// Bumped by every change that can alter what a token means (roles, users, catalog …);
+    /// cached answers of an older generation are recomputed.
+    generation: AtomicU64,
+    pub(crate) token_cache: RwLock<HashMap<String, (u64, Arc<AuthContext>)>>,
+    pub(crate) catalog_cache: RwLock<Option<(u64, Arc<Value>)>>,
+}
+
+impl Identity {
+    /// Opens the database (migrating it), the key repository and the policy.
+    pub async fn open(config: Config) -> anyhow::Result<Arc<Identity>> {
+        let url = config.database_url("identity", &config.identity.database_url);
+        let db = Db::connect(&url).await?;
+        let store = Store::open(db).await?;
+        let repo = KeyRepository::new(config.key_repository()).with_max_active_keys(config.identity.max_active_keys as usize);
+        repo.setup().context("setting up the fernet key repository")?;
+        let tokens = TokenProvider::from_repository(&repo).context("loading fernet keys")?;
+        let mut policy = Policy::new(crate::policy_defaults::DEFAULTS)?;
+        if !config.identity.policy_file.is_empty() {
+            policy
+                .load_overrides(std::path::Path::new(&config.identity.policy_file))
+                .context("loading the identity policy file")?;
+        }
+        let identity = Identity {
+            config,
+            store,
+            tokens,
+            revocations: RevocationList::new(),
+            policy,
+            generation: AtomicU64::new(1),
+            token_cache: RwLock::new(HashMap::new()),
+            catalog_cache: RwLock::new(None),
+        };
+        identity.load_revocations().await?;
+        Ok(Arc::new(identity))
+    }
+
+    pub fn generation(&self) -> u64 {
+        self.generation.load(Ordering::Acquire)
+    }
+
+    /// Something changed that cached token answers may depend on.
+    pub fn changed(&self) {
+        self.generation.fetch_add(1, Ordering::AcqRel);
+        self.token_cache.write().expect("token cache").clear();
+    }
+
+    /// Checks the caller against a policy rule; 403 in keystone's words when it fails.
+    pub fn authorize(&self, ctx: &AuthContext, rule: &str, target: &Value) -> ApiResult<()> {
+        let creds = crate::policy_glue::credentials(ctx);
+        if self.policy.enforce(rule, &creds, target) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!(
+                "You are not authorized to perform the requested action: {rule}."
+            )))
+        }
+    }
+
+    /// Like [`authorize`] but answers yes/no, for filtering lists.
+    pub fn allowed(&self, ctx: &AuthContext, rule: &str, target: &Value) -> bool {
+        self.policy.enforce(rule, &crate::policy_glue::credentials(ctx), target)
+    }
+
+    // ---- revocation ----
+
+    async fn load_revocations(&self) -> anyhow::Result<()> {
+        let window = chrono::Duration::seconds(
+            (self.config.identity.token_expiration + self.config.identity.allow_expired_window) as i64,
+        );
+        let cutoff = stratus_core::db::time_string(Utc::now() - window);
+        self.store.prune_revocations(&cutoff).await?;
+        let events: Vec<RevokeEvent> = self
+            .store
+            .list_revocations(None)
+            .await?
+            .iter()
+            .filter_map(|s| serde_json::from_str(s).ok())
+            .collect();
+        self.revocations.replace_all(events);
+        Ok(())
+    }
+
+    /// Records a revocation event: persisted, applied at once, caches dropped.
+    pub async fn revoke(&self, event: RevokeEvent) -> ApiResult<()> {
+        let json = serde_json::to_string(&event).map_err(ApiError::internal)?;
+        self.store
+            .add_revocation(&crate::model::new_id(), &stratus_core::db::time_string(event.revoked_at), &json)
+            .await?;
+        self.revocations.add(event);
+        self.changed();
+        Ok(())
+    }
+
+    /// Revokes every token matching `event` issued up to now. Fernet timestamps have whole
+    /// seconds, so the event covers the current second and the call returns only once that
+    /// second is over: a token issued after the caller sees the change is never caught by it.
+    pub async fn revoke_issued_before_now(&self, event: RevokeEvent) -> ApiResult<()> {
+        self.revoke_all_issued_before_now(vec![event]).await
+    }
+
+    pub async fn revoke_all_issued_before_now(&self, events: Vec<RevokeEvent>) -> ApiResult<()> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let now = Utc::now();
+        let this_second = DateTime::from_timestamp(now.timestamp(), 0).expect("valid time");
+        for mut event in events {
+            event.issued_before = this_second;
+            event.revoked_at = now;
+            self.revoke(event).await?;
+        }
+        let next = this_second + chrono::Duration::seconds(1);
+        if let Ok(wait) = (next - Utc::now()).to_std() {
+            tokio::time::sleep(wait + std::time::Duration::from_millis(5)).await;
+        }
+        Ok(())
+    }
+
+    pub async fn revoke_user(&self, user_id: &str) -> ApiResult<()> {
+        self.revoke_issued_before_now(RevokeEvent::for_user(user_id, Utc::now()))
+            .await
+    }
+
+    pub async fn revoke_project(&self, project_id: &str) -> ApiResult<()> {
+        self.revoke_issued_before_now(RevokeEvent { project_id: Some(project_id.into()), ..RevokeEvent::new(Utc::now()) })
+        .await
+    }
+
+    pub async fn revoke_domain(&self, domain_id: &str) -> ApiResult<()> {
+        self.revoke_issued_before_now(RevokeEvent { domain_id: Some(domain_id.into()), ..RevokeEvent::new(Utc::now()) })
+            .await
+    }
+}
+
+impl Identity {
+    pub async fn scopable_projects(&self, user_id: &str) -> ApiResult<Vec<crate::model::Project>> {
+        self.store.projects_with_access(user_id).await
+    }
+
+    pub async fn scopable_domains(&self, user_id: &str) -> ApiResult<Vec<crate::model::Domain>> {
+        self.store.domains_with_access(user_id).await
+    }
+}
+
+impl Identity {
+    /// Users holding the role anywhere, directly or through a group.
+    pub async fn role_holders(&self, role_id: &str) -> ApiResult<Vec<String>> {
+        use crate::model::ActorType;
+        let assignments = self
+            .store
+            .list_assignments(&crate::store::AssignmentFilter { role_id: Some(role_id.into()), ..Default::default() })
+            .await?;
+        let mut users = std::collections::BTreeSet::new();
+        for a in assignments {
+            match a.actor_type {
+                ActorType::User => {
+                    users.insert(a.actor_id);
+                }
+                ActorType::Group => users.extend(self.store.group_member_ids(&a.actor_id).await?),
+            }
+        }
+        Ok(users.into_iter().collect())
+    }
+
+    /// Revokes the tokens of several users at once (one wait for the second to pass).
+    pub async fn revoke_users(&self, user_ids: &[String]) -> ApiResult<()> {
+        let events = user_ids
+            .iter()
+            .map(|u| RevokeEvent::for_user(u.clone(), Utc::now()))
+            .collect();
+        self.revoke_all_issued_before_now(events).await
+    }
+}

@@ -1,0 +1,102 @@
+//! `stratus`: one binary for the whole cloud.
+
+mod credentials;
+mod services;
+
+use std::path::PathBuf;
+
+use anyhow::Context;
+use clap::{Parser, Subcommand};
+use stratus_core::config::Config;
+
+#[derive(Parser)]
+#[command(name = "stratus", version, about = "An OpenStack-compatible cloud in one binary")]
+struct Cli {
+    /// Configuration file (TOML); every option can also be set as STRATUS_<SECTION>_<KEY>.
+    #[arg(long, global = true, env = "STRATUS_CONFIG")]
+    config: Option<PathBuf>,
+    /// Where databases, keys and credentials live (default /var/lib/stratus for root,
+    /// ~/.local/share/stratus otherwise).
+    #[arg(long, global = true, env = "STRATUS_DATA_DIR")]
+    data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand)]
+enum Command {
+    /// Bootstrap on first run, then serve every service in this process.
+    Up,
+    /// Serve every service without bootstrapping (the data dir must be bootstrapped).
+    Serve,
+    /// Create the default domain, admin user, roles, region and catalog (idempotent).
+    Bootstrap {
+        /// The admin password; generated and stored 0600 in the data dir when not given.
+        #[arg(long, env = "STRATUS_ADMIN_PASSWORD")]
+        password: Option<String>,
+    },
+    /// Manage the Fernet key repository.
+    Fernet {
+        #[command(subcommand)]
+        action: FernetAction,
+    },
+}
+
+#[derive(Subcommand)]
+enum FernetAction {
+    /// Create the key repository if it has no keys (a staged and a primary key).
+    Setup,
+    /// Promote the staged key to primary, stage a new key, drop the oldest beyond max_active_keys.
+    Rotate,
+}
+
+fn load_config(cli: &Cli) -> anyhow::Result<Config> {
+    let mut config = Config::load(cli.config.as_deref())?;
+    if let Some(dir) = &cli.data_dir {
+        config.data_dir = dir.clone();
+    }
+    Ok(config)
+}
+
+fn init_logging(config: &Config) {
+    use tracing_subscriber::EnvFilter;
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
+    if config.log.format == "json" {
+        builder.json().init();
+    } else {
+        builder.init();
+    }
+}
+
+fn main() -> anyhow::Result<()> {
+    let cli = Cli::parse();
+    let config = load_config(&cli)?;
+    init_logging(&config);
+    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    runtime.block_on(async move {
+        match cli.command {
+            Command::Up => services::up(config, true).await,
+            Command::Serve => services::up(config, false).await,
+            Command::Bootstrap { password } => services::bootstrap(config, password).await.map(|_| ()),
+            Command::Fernet { action } => fernet(config, action),
+        }
+    })
+}
+
+fn fernet(config: Config, action: FernetAction) -> anyhow::Result<()> {
+    use stratus_core::token::KeyRepository;
+    let repo = KeyRepository::new(config.key_repository()).with_max_active_keys(config.identity.max_active_keys as usize);
+    match action {
+        FernetAction::Setup => {
+            let outcome = repo.setup()?;
+            println!("{outcome:?}: {}", config.key_repository().display());
+        }
+        FernetAction::Rotate => {
+            let report = repo.rotate()?;
+            println!("{report:?}");
+        }
+    }
+    println!("keys: {:?}", repo.key_indexes()?);
+    Ok(())
+}

@@ -1,0 +1,94 @@
+//! Starting the services this binary serves, in one process.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use stratus_core::config::Config;
+use stratus_core::http::{self, ShutdownTrigger};
+use stratus_identity::bootstrap::{BootstrapReport, CatalogEntry};
+use stratus_identity::Identity;
+
+use crate::credentials;
+
+/// Every service in the catalog of this node.
+pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
+    vec![CatalogEntry {
+        service_type: "identity",
+        name: "keystone",
+        description: "OpenStack Identity",
+        url: format!("{}/v3", config.public_url(&config.identity.listen)),
+    }]
+}
+
+fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
+    use std::os::unix::fs::PermissionsExt;
+    let dir = &config.data_dir;
+    std::fs::create_dir_all(dir).with_context(|| format!("creating the data dir {}", dir.display()))?;
+    std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700)).ok();
+    Ok(())
+}
+
+async fn open_identity(config: &Config) -> anyhow::Result<Arc<Identity>> {
+    prepare_data_dir(config)?;
+    Identity::open(config.clone()).await
+}
+
+async fn bootstrap_with(identity: &Identity, config: &Config, password: Option<String>) -> anyhow::Result<BootstrapReport> {
+    let password = password.or_else(|| Some(config.identity.admin_password.clone()).filter(|p| !p.is_empty()));
+    let report = identity.bootstrap(password.as_deref(), &catalog(config)).await?;
+    credentials::write(config, &report.admin_password)?;
+    Ok(report)
+}
+
+pub async fn bootstrap(config: Config, password: Option<String>) -> anyhow::Result<BootstrapReport> {
+    let identity = open_identity(&config).await?;
+    let report = bootstrap_with(&identity, &config, password).await?;
+    println!("Bootstrapped {}", config.data_dir.display());
+    print_credentials(&config, &report);
+    identity.store.db().close().await;
+    Ok(report)
+}
+
+fn print_credentials(config: &Config, report: &BootstrapReport) {
+    println!("  credentials: {}", credentials::openrc_path(config).display());
+    println!("               {}", credentials::clouds_path(config).display());
+    if let Some(f) = &report.password_file {
+        println!("  admin password: {}", f.display());
+    }
+}
+
+/// `stratus up` (bootstrap first) and `stratus serve`.
+pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
+    let started = std::time::Instant::now();
+    let identity = open_identity(&config).await?;
+    if bootstrap_first {
+        let report = bootstrap_with(&identity, &config, None).await?;
+        println!("Stratus is up ({} ms). Data: {}", started.elapsed().as_millis(), config.data_dir.display());
+        for entry in catalog(&config) {
+            println!("  {:<10} {}", entry.service_type, entry.url);
+        }
+        print_credentials(&config, &report);
+        println!("  try: source {} && openstack token issue", credentials::openrc_path(&config).display());
+    }
+
+    let (trigger, shutdown) = ShutdownTrigger::new();
+    let listener = http::bind("identity", &config.identity.listen).await?;
+    let identity_router = stratus_identity::api::router(identity.clone());
+    let server = tokio::spawn(http::serve("identity", listener, identity_router, shutdown.clone()));
+
+    wait_for_signal().await;
+    tracing::info!("shutting down");
+    trigger.fire();
+    server.await.context("identity server task")??;
+    identity.store.db().close().await;
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    use tokio::signal::unix::{signal, SignalKind};
+    let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
+    tokio::select! {
+        _ = tokio::signal::ctrl_c() => {}
+        _ = term.recv() => {}
+    }
+}

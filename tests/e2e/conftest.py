@@ -1,0 +1,174 @@
+"""Start a real `stratus up` in a temporary data dir and drive it with the real clients.
+
+The cloud runs once per backend: SQLite always, MariaDB when STRATUS_TEST_MYSQL_URL names a
+server (`mysql://user:password@127.0.0.1:3306/`; the test creates its own database there).
+"""
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import tempfile
+import time
+import uuid
+
+import pytest
+
+ROOT = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+STRATUS = os.environ.get("STRATUS_BIN", os.path.join(ROOT, "target", "debug", "stratus"))
+OPENSTACK = os.environ.get("OPENSTACK_BIN") or shutil.which("openstack") or os.path.join(ROOT, ".venv", "bin", "openstack")
+
+
+def free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def wait_port(port, proc, timeout=30):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"stratus exited early with {proc.returncode}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.2):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise RuntimeError("stratus did not start listening")
+
+
+def read_openrc(path):
+    env = {}
+    with open(path) as f:
+        for line in f:
+            line = line.strip()
+            if line.startswith("export "):
+                key, _, value = line[len("export "):].partition("=")
+                if value.startswith("'") and value.endswith("'"):
+                    value = value[1:-1].replace("'\\''", "'")
+                env[key] = value
+    return env
+
+
+class Cloud:
+    """A running Stratus and the admin credentials it wrote."""
+
+    def __init__(self, backend, mysql_url=None):
+        self.backend = backend
+        self.data_dir = tempfile.mkdtemp(prefix="stratus-e2e-")
+        self.port = free_port()
+        self.env = dict(os.environ)
+        for k in list(self.env):
+            if k.startswith("OS_"):
+                del self.env[k]
+        self.env.update({
+            "STRATUS_DATA_DIR": self.data_dir,
+            "STRATUS_IDENTITY_LISTEN": f"127.0.0.1:{self.port}",
+            "STRATUS_PUBLIC_HOST": "127.0.0.1",
+            # A lower bcrypt cost keeps the suite quick; the hashing path is the same.
+            "STRATUS_IDENTITY_PASSWORD_HASH_ROUNDS": "6",
+            "STRATUS_LOG_LEVEL": "info",
+        })
+        if mysql_url:
+            self.db_name = "stratus_e2e_" + uuid.uuid4().hex[:8]
+            self.env["STRATUS_IDENTITY_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name
+        self.mysql_url = mysql_url
+        self.proc = None
+        self.log_path = os.path.join(self.data_dir, "stratus.log")
+
+    @property
+    def auth_url(self):
+        return f"http://127.0.0.1:{self.port}/v3"
+
+    def start(self):
+        self.log = open(self.log_path, "ab")
+        started = time.time()
+        self.proc = subprocess.Popen([STRATUS, "up"], env=self.env, stdout=self.log, stderr=self.log)
+        wait_port(self.port, self.proc)
+        self.startup_seconds = time.time() - started
+        self.admin = read_openrc(os.path.join(self.data_dir, "admin-openrc.sh"))
+
+    def stop(self):
+        if self.proc and self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                return self.proc.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+                return None
+        return self.proc.returncode if self.proc else None
+
+    def restart(self):
+        code = self.stop()
+        assert code == 0, f"stratus did not stop cleanly: {code}"
+        self.start()
+
+    def cleanup(self):
+        self.stop()
+        if hasattr(self, "log"):
+            self.log.close()
+        if os.environ.get("STRATUS_KEEP_DATA"):
+            print("kept", self.data_dir)
+        else:
+            shutil.rmtree(self.data_dir, ignore_errors=True)
+
+    def user_env(self, **os_vars):
+        """Environment for `openstack` as some user: OS_* given as keyword arguments."""
+        env = {k: v for k, v in self.env.items() if not k.startswith("OS_")}
+        env.update({"OS_AUTH_URL": self.auth_url, "OS_IDENTITY_API_VERSION": "3"})
+        env.update({k: v for k, v in os_vars.items() if v is not None})
+        return env
+
+    def admin_env(self):
+        env = dict(self.env)
+        env.update(self.admin)
+        return env
+
+    def osc(self, *args, env=None, check=True):
+        """Runs `openstack ARGS -f json` (when the command prints) and returns parsed output."""
+        env = env or self.admin_env()
+        cmd = [OPENSTACK, *args]
+        proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=120)
+        if check and proc.returncode != 0:
+            raise AssertionError(f"{' '.join(args)} failed ({proc.returncode}):\n{proc.stderr}\n--- server log ---\n{self.tail_log()}")
+        if not check:
+            return proc
+        out = proc.stdout.strip()
+        if "-f" in args and out:
+            return json.loads(out)
+        return out
+
+    def osc_fails(self, *args, env=None):
+        proc = self.osc(*args, env=env, check=False)
+        assert proc.returncode != 0, f"{' '.join(args)} should have failed but printed:\n{proc.stdout}"
+        return proc.stderr
+
+    def tail_log(self, n=40):
+        try:
+            with open(self.log_path, "rb") as f:
+                return b"".join(f.readlines()[-n:]).decode(errors="replace")
+        except OSError:
+            return ""
+
+
+def backends():
+    out = ["sqlite"]
+    if os.environ.get("STRATUS_TEST_MYSQL_URL"):
+        out.append("mariadb")
+    return out
+
+
+@pytest.fixture(scope="module", params=backends())
+def cloud(request):
+    if not os.path.exists(STRATUS):
+        pytest.fail(f"no stratus binary at {STRATUS}: run cargo build first")
+    mysql_url = os.environ.get("STRATUS_TEST_MYSQL_URL") if request.param == "mariadb" else None
+    c = Cloud(request.param, mysql_url)
+    try:
+        c.start()
+        yield c
+    finally:
+        c.cleanup()
