@@ -8,6 +8,7 @@ use serde_json::{Map, Value};
 
 use crate::error::{ApiError, ApiResult};
 
+#[derive(Debug)]
 pub struct Fields {
     map: Map<String, Value>,
 }

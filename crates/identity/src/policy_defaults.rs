@@ -1258,3 +1258,505 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("DELETE", "/v3/users/{user_id}/access_rules/{access_rule_id}"),
     ]),
 ];
+
+#[cfg(test)]
+mod tests {
+    use super::DEFAULTS;
+    use serde_json::{json, Value};
+    use stratus_core::policy::{Credentials, DenyReason, Policy, Scope};
+
+    const ME: &str = "u-me";
+    const OTHER: &str = "u-other";
+    const DOM: &str = "d-home";
+    const OTHER_DOM: &str = "d-away";
+    const PROJ: &str = "p-home";
+
+    fn policy() -> Policy {
+        Policy::new(DEFAULTS).expect("keystone defaults parse")
+    }
+
+    fn roles(names: &[&str]) -> Vec<String> {
+        names.iter().map(|s| s.to_string()).collect()
+    }
+
+    fn project_creds(role_names: &[&str]) -> Credentials {
+        Credentials {
+            user_id: Some(ME.into()),
+            user_domain_id: Some(DOM.into()),
+            project_id: Some(PROJ.into()),
+            project_domain_id: Some(DOM.into()),
+            roles: roles(role_names),
+            ..Default::default()
+        }
+    }
+
+    fn domain_creds(role_names: &[&str]) -> Credentials {
+        Credentials {
+            user_id: Some(ME.into()),
+            user_domain_id: Some(DOM.into()),
+            domain_id: Some(DOM.into()),
+            roles: roles(role_names),
+            ..Default::default()
+        }
+    }
+
+    fn system_creds(role_names: &[&str]) -> Credentials {
+        Credentials {
+            user_id: Some(ME.into()),
+            user_domain_id: Some(DOM.into()),
+            system_scope: Some("all".into()),
+            roles: roles(role_names),
+            ..Default::default()
+        }
+    }
+
+    /// A target naming every object the identity rules read, all owned by `user` and in
+    /// `domain`, with a global `role_name` role.
+    fn full_target(user: &str, domain: &str, role_name: &str) -> Value {
+        json!({
+            "user_id": user,
+            "target": {
+                "user": {"id": user, "domain_id": domain, "enabled": true},
+                "group": {"id": "g1", "domain_id": domain},
+                "project": {"id": PROJ, "domain_id": domain},
+                "domain": {"id": domain},
+                "domain_id": domain,
+                "role": {"id": "r1", "name": role_name, "domain_id": null},
+                "token": {"user_id": user},
+            }
+        })
+    }
+
+    fn is_read(name: &str) -> bool {
+        let action = name.trim_start_matches("identity:");
+        ["get_", "list_", "check_", "validate_"]
+            .iter()
+            .any(|p| action.starts_with(p))
+            || action == "revocation_list"
+    }
+
+    fn allowed(p: &Policy, creds: &Credentials, target: &Value) -> Vec<&'static str> {
+        DEFAULTS
+            .iter()
+            .filter(|d| p.enforce(d.name, creds, target))
+            .map(|d| d.name)
+            .collect()
+    }
+
+    /// The `identity:*` rules (the operations) that deny.
+    fn denied(p: &Policy, creds: &Credentials, target: &Value) -> Vec<&'static str> {
+        DEFAULTS
+            .iter()
+            .filter(|d| d.name.starts_with("identity:") && !p.enforce(d.name, creds, target))
+            .map(|d| d.name)
+            .collect()
+    }
+
+    #[test]
+    fn defaults_load_and_are_complete() {
+        let p = policy();
+        assert!(p.unresolved_references().is_empty());
+        assert_eq!(p.rules().len(), DEFAULTS.len());
+        for name in [
+            "admin_required",
+            "service_role",
+            "owner",
+            "admin_or_owner",
+            "token_subject",
+            "identity:check_token",
+            "identity:validate_token",
+            "identity:revoke_token",
+            "identity:list_revoke_events",
+            "identity:revocation_list",
+            "identity:get_auth_catalog",
+            "identity:get_auth_projects",
+            "identity:get_auth_domains",
+            "identity:get_auth_system",
+            "identity:list_user_projects",
+            "identity:update_project_tags",
+            "identity:list_groups_for_user",
+            "identity:list_users_in_group",
+            "identity:check_user_in_group",
+            "identity:list_role_inference_rules",
+            "identity:list_role_assignments_for_tree",
+            "identity:create_system_grant_for_group",
+            "identity:delete_application_credential",
+            "identity:delete_region",
+            "identity:update_service",
+            "identity:delete_endpoint",
+        ] {
+            assert!(p.contains(name), "{name} missing");
+        }
+        // Keystone has no rule for the self-service password change; see the module docs.
+        assert!(!p.contains("identity:change_password"));
+        // Every identity:* rule says which scopes it is for, except those keystone leaves open.
+        let open: Vec<&str> = DEFAULTS
+            .iter()
+            .filter(|d| d.name.starts_with("identity:") && d.scope_types.is_empty())
+            .map(|d| d.name)
+            .collect();
+        assert_eq!(
+            open,
+            [
+                "identity:get_auth_catalog",
+                "identity:get_auth_projects",
+                "identity:get_auth_domains",
+                "identity:get_auth_system",
+                "identity:list_projects_for_user",
+                "identity:list_domains_for_user",
+            ]
+        );
+        assert!(DEFAULTS.iter().all(|d| !d.description.is_empty()));
+    }
+
+    #[test]
+    fn check_strings_are_keystones() {
+        let p = policy();
+        let check = |n: &str| p.rule(n).unwrap().check_str.to_owned();
+        assert_eq!(check("admin_required"), "role:admin or is_admin:1");
+        assert_eq!(check("owner"), "user_id:%(user_id)s");
+        assert_eq!(
+            check("identity:get_user"),
+            "(rule:admin_required) or (role:reader and system_scope:all) or \
+             (role:reader and token.domain.id:%(target.user.domain_id)s) or \
+             user_id:%(target.user.id)s"
+        );
+        assert_eq!(
+            check("identity:create_project"),
+            "(rule:admin_required) or (role:manager and \
+             domain_id:%(target.project.domain_id)s and not None:%(target.project.domain_id)s)"
+        );
+        assert_eq!(
+            check("identity:list_roles"),
+            "(rule:admin_required or (role:reader and system_scope:all)) or \
+             (role:manager and not domain_id:None)"
+        );
+        assert_eq!(
+            check("identity:validate_token"),
+            "rule:admin_required or (role:reader and system_scope:all) or \
+             rule:service_role or rule:token_subject"
+        );
+        assert!(check("identity:create_grant").ends_with("and rule:domain_managed_target_role"));
+        assert_eq!(check("identity:get_region"), "");
+    }
+
+    #[test]
+    fn project_admin_may_do_everything() {
+        let p = policy();
+        let admin = project_creds(&["admin", "manager", "member", "reader"]);
+        // Acting on itself, the admin passes every rule.
+        let own = full_target(ME, DOM, "admin");
+        assert_eq!(denied(&p, &admin, &own), Vec::<&str>::new());
+        // On another user in another domain, only the owner-only rules refuse it.
+        let foreign = full_target(OTHER, OTHER_DOM, "admin");
+        assert_eq!(
+            denied(&p, &admin, &foreign),
+            [
+                "identity:create_application_credential",
+                "identity:get_access_rule",
+                "identity:list_access_rules",
+                "identity:delete_access_rule",
+            ]
+        );
+        // With an empty target too (e.g. list calls): admin_required needs nothing.
+        for name in [
+            "identity:list_users",
+            "identity:create_domain",
+            "identity:create_grant",
+            "identity:delete_role",
+            "identity:create_service",
+            "identity:update_endpoint",
+            "identity:list_revoke_events",
+        ] {
+            assert!(p.enforce(name, &admin, &json!({})), "{name}");
+        }
+    }
+
+    #[test]
+    fn project_member_cannot_administer() {
+        let p = policy();
+        let member = project_creds(&["member", "reader"]);
+        let own_domain = full_target(OTHER, DOM, "member");
+        for name in [
+            "identity:list_users",
+            "identity:create_user",
+            "identity:update_user",
+            "identity:delete_user",
+            "identity:create_project",
+            "identity:update_project",
+            "identity:delete_project",
+            "identity:create_project_tag",
+            "identity:create_grant",
+            "identity:revoke_grant",
+            "identity:create_system_grant_for_user",
+            "identity:create_group",
+            "identity:add_user_to_group",
+            "identity:list_groups",
+            "identity:create_domain",
+            "identity:create_role",
+            "identity:create_implied_role",
+            "identity:list_role_assignments",
+            "identity:create_region",
+            "identity:create_service",
+            "identity:create_endpoint",
+            "identity:list_services",
+            "identity:list_endpoints",
+            "identity:list_revoke_events",
+        ] {
+            assert!(!p.enforce(name, &member, &own_domain), "{name}");
+            assert!(!p.enforce(name, &member, &json!({})), "{name}");
+        }
+        // Regions and the caller's own scopes and catalog are open to everyone.
+        for name in [
+            "identity:list_regions",
+            "identity:get_region",
+            "identity:get_auth_catalog",
+            "identity:get_auth_projects",
+        ] {
+            assert!(p.enforce(name, &member, &json!({})), "{name}");
+        }
+    }
+
+    #[test]
+    fn readers_read_but_do_not_write() {
+        let p = policy();
+        // A project reader sees its own project, its tags and its domain...
+        let reader = project_creds(&["reader"]);
+        let own = full_target(ME, DOM, "reader");
+        for name in [
+            "identity:get_project",
+            "identity:list_project_tags",
+            "identity:get_project_tag",
+            "identity:get_domain",
+            "identity:get_user",
+            "identity:list_user_projects",
+            "identity:list_groups_for_user",
+        ] {
+            assert!(p.enforce(name, &reader, &own), "{name}");
+        }
+        // ...but changes none of it, and sees no other project.
+        for name in [
+            "identity:update_project",
+            "identity:update_project_tags",
+            "identity:delete_project_tag",
+            "identity:update_domain",
+            "identity:update_user",
+        ] {
+            assert!(!p.enforce(name, &reader, &own), "{name}");
+        }
+        let other_project = json!({"target": {"project": {"id": "p-x", "domain_id": OTHER_DOM}}});
+        assert!(!p.enforce("identity:get_project", &reader, &other_project));
+
+        // A domain reader lists and reads inside its domain only.
+        let dreader = domain_creds(&["reader"]);
+        let in_domain = full_target(OTHER, DOM, "member");
+        let away = full_target(OTHER, OTHER_DOM, "member");
+        for name in [
+            "identity:list_users",
+            "identity:get_user",
+            "identity:list_groups",
+            "identity:get_group",
+            "identity:list_users_in_group",
+            "identity:check_user_in_group",
+            "identity:list_projects",
+            "identity:get_project",
+            "identity:list_role_assignments",
+            "identity:list_grants",
+            "identity:check_grant",
+            "identity:list_user_projects",
+            "identity:list_groups_for_user",
+        ] {
+            assert!(p.enforce(name, &dreader, &in_domain), "{name} in domain");
+            assert!(
+                !p.enforce(name, &dreader, &away),
+                "{name} in another domain"
+            );
+        }
+        for name in [
+            "identity:create_user",
+            "identity:update_user",
+            "identity:delete_user",
+            "identity:create_group",
+            "identity:add_user_to_group",
+            "identity:create_project",
+            "identity:update_project",
+            "identity:create_grant",
+            "identity:revoke_grant",
+        ] {
+            assert!(!p.enforce(name, &dreader, &in_domain), "{name}");
+        }
+    }
+
+    #[test]
+    fn system_reader_reads_everything_and_writes_nothing() {
+        let p = policy();
+        let reader = system_creds(&["reader"]);
+        let foreign = full_target(OTHER, OTHER_DOM, "member");
+        let may: Vec<&str> = allowed(&p, &reader, &foreign);
+        let reads_refused: Vec<&str> = DEFAULTS
+            .iter()
+            .filter(|d| is_read(d.name) && !may.contains(&d.name))
+            .map(|d| d.name)
+            .collect();
+        // Only the service-facing revocation APIs are closed to readers.
+        assert_eq!(
+            reads_refused,
+            ["identity:revocation_list", "identity:list_revoke_events"]
+        );
+        let writes_allowed: Vec<&str> = may
+            .iter()
+            .copied()
+            .filter(|n| n.starts_with("identity:") && !is_read(n))
+            .collect();
+        assert_eq!(writes_allowed, Vec::<&str>::new());
+        // Spot checks, including what a system reader may see of other users.
+        for name in [
+            "identity:list_users",
+            "identity:get_user",
+            "identity:list_application_credentials",
+            "identity:get_application_credential",
+            "identity:validate_token",
+            "identity:list_role_assignments",
+            "identity:list_system_grants_for_user",
+        ] {
+            assert!(p.enforce(name, &reader, &foreign), "{name}");
+        }
+        assert!(!p.enforce("identity:revoke_token", &reader, &foreign));
+        assert!(!p.enforce("identity:delete_application_credential", &reader, &foreign));
+        // The system admin, by contrast, may write.
+        let admin = system_creds(&["admin", "reader"]);
+        assert!(p.enforce("identity:create_domain", &admin, &foreign));
+        assert!(p.enforce("identity:create_system_grant_for_user", &admin, &foreign));
+    }
+
+    #[test]
+    fn users_manage_their_own_credentials_only() {
+        let p = policy();
+        let me = project_creds(&["member", "reader"]);
+        let mine = full_target(ME, DOM, "member");
+        let theirs = full_target(OTHER, DOM, "member");
+        for name in [
+            "identity:get_user",
+            "identity:list_application_credentials",
+            "identity:get_application_credential",
+            "identity:create_application_credential",
+            "identity:delete_application_credential",
+            "identity:list_access_rules",
+            "identity:get_access_rule",
+            "identity:delete_access_rule",
+        ] {
+            assert!(p.enforce(name, &me, &mine), "{name} on myself");
+            assert!(!p.enforce(name, &me, &theirs), "{name} on another user");
+        }
+        // Changing one's password is not policy-checked (keystone authenticates it with the
+        // original password); setting another user's password is an update_user.
+        assert!(!p.enforce("identity:update_user", &me, &theirs));
+        assert!(!p.enforce("identity:update_user", &me, &mine));
+        // Application credentials are for project-scoped tokens.
+        let domain_me = domain_creds(&["member", "reader"]);
+        assert_eq!(
+            p.authorize("identity:create_application_credential", &domain_me, &mine)
+                .unwrap_err()
+                .reason,
+            DenyReason::Scope(Scope::Domain)
+        );
+    }
+
+    #[test]
+    fn tokens() {
+        let p = policy();
+        let me = project_creds(&["member", "reader"]);
+        let mine = json!({"target": {"token": {"user_id": ME}}});
+        let theirs = json!({"target": {"token": {"user_id": OTHER}}});
+        for name in [
+            "identity:check_token",
+            "identity:validate_token",
+            "identity:revoke_token",
+        ] {
+            assert!(p.enforce(name, &me, &mine), "{name}");
+            assert!(!p.enforce(name, &me, &theirs), "{name}");
+            assert!(!p.enforce(name, &me, &json!({})), "{name}");
+        }
+        let service = project_creds(&["service"]);
+        assert!(p.enforce("identity:validate_token", &service, &theirs));
+        assert!(!p.enforce("identity:check_token", &service, &theirs));
+        assert!(!p.enforce("identity:revoke_token", &service, &theirs));
+        assert!(p.enforce("identity:list_revoke_events", &service, &json!({})));
+    }
+
+    #[test]
+    fn domain_managers_stay_in_their_domain() {
+        let p = policy();
+        let manager = domain_creds(&["manager", "member", "reader"]);
+        let in_domain = full_target(OTHER, DOM, "member");
+        let away = full_target(OTHER, OTHER_DOM, "member");
+        for name in [
+            "identity:create_user",
+            "identity:update_user",
+            "identity:delete_user",
+            "identity:create_group",
+            "identity:update_group",
+            "identity:add_user_to_group",
+            "identity:create_project",
+            "identity:update_project",
+            "identity:create_project_tag",
+            "identity:create_grant",
+            "identity:revoke_grant",
+            "identity:get_role",
+            "identity:list_roles",
+        ] {
+            assert!(p.enforce(name, &manager, &in_domain), "{name} in domain");
+        }
+        for name in [
+            "identity:create_user",
+            "identity:update_group",
+            "identity:create_project",
+            "identity:create_grant",
+        ] {
+            assert!(
+                !p.enforce(name, &manager, &away),
+                "{name} in another domain"
+            );
+        }
+        // Managers hand out manager/member/reader, never admin.
+        let admin_role = full_target(OTHER, DOM, "admin");
+        assert!(!p.enforce("identity:create_grant", &manager, &admin_role));
+        assert!(!p.enforce("identity:get_role", &manager, &admin_role));
+        // Domain-level operations stay with admins; domain tokens are out of scope for them.
+        assert!(!p.enforce("identity:create_domain", &manager, &in_domain));
+        let domain_admin = domain_creds(&["admin"]);
+        assert_eq!(
+            p.authorize("identity:create_domain", &domain_admin, &in_domain)
+                .unwrap_err()
+                .reason,
+            DenyReason::Scope(Scope::Domain)
+        );
+        // A manager on a project is not a domain manager.
+        let project_manager = project_creds(&["manager", "member", "reader"]);
+        assert!(!p.enforce("identity:list_roles", &project_manager, &in_domain));
+        assert!(!p.enforce("identity:create_user", &project_manager, &in_domain));
+        // Grants read by a domain reader: global roles (domain_id None) and the domain's
+        // own roles qualify; another domain's role, or a role without the key, does not.
+        let dreader = domain_creds(&["reader"]);
+        let grant = |role: Value| {
+            json!({
+                "target": {
+                    "user": {"id": OTHER, "domain_id": DOM},
+                    "project": {"id": PROJ, "domain_id": DOM},
+                    "role": role,
+                }
+            })
+        };
+        let check = |role: Value| p.enforce("identity:check_grant", &dreader, &grant(role));
+        assert!(check(
+            json!({"id": "r1", "name": "member", "domain_id": null})
+        ));
+        assert!(check(
+            json!({"id": "r2", "name": "custom", "domain_id": DOM})
+        ));
+        assert!(!check(
+            json!({"id": "r3", "name": "custom", "domain_id": OTHER_DOM})
+        ));
+        assert!(!check(json!({"id": "r4", "name": "custom"})));
+    }
+}

@@ -73,8 +73,7 @@ impl Identity {
 
     /// Checks the caller against a policy rule; 403 in keystone's words when it fails.
     pub fn authorize(&self, ctx: &AuthContext, rule: &str, target: &Value) -> ApiResult<()> {
-        let creds = crate::policy_glue::credentials(ctx);
-        if self.policy.enforce(rule, &creds, target) {
+        if self.allowed(ctx, rule, target) {
             Ok(())
         } else {
             Err(ApiError::forbidden(format!(

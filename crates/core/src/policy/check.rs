@@ -24,7 +24,10 @@ pub(crate) enum Check {
     Role(Template),
     /// `kind:match` for any other kind: a credential attribute (or a literal) equals the
     /// match after `%(...)s` substitution from the target.
-    Generic { left: Left, right: Template },
+    Generic {
+        left: Left,
+        right: Template,
+    },
     Not(Box<Check>),
     And(Vec<Check>),
     Or(Vec<Check>),
@@ -293,7 +296,11 @@ pub(crate) fn py_float(x: f64) -> String {
             out.push('.');
             out.push_str(&digits[1..]);
         }
-        out.push_str(&format!("e{}{:02}", if exp < 0 { '-' } else { '+' }, exp.abs()));
+        out.push_str(&format!(
+            "e{}{:02}",
+            if exp < 0 { '-' } else { '+' },
+            exp.abs()
+        ));
     }
     out
 }

@@ -254,7 +254,10 @@ impl Credentials {
             out.insert("system".into(), Value::String(s.to_owned()));
         }
         out.insert("roles".into(), list(&self.roles));
-        out.insert("is_admin_project".into(), Value::Bool(self.is_admin_project));
+        out.insert(
+            "is_admin_project".into(),
+            Value::Bool(self.is_admin_project),
+        );
         out.insert("service_user_id".into(), opt(&self.service_user_id));
         out.insert(
             "service_user_domain_id".into(),

@@ -94,7 +94,10 @@ fn parse_yaml(text: &str) -> Result<Vec<(String, String)>, FileError> {
         }
         if let Some((at, name)) = valueless.take() {
             if line.starts_with([' ', '\t']) {
-                return err(n, "indented line: nested mappings and lists are not supported");
+                return err(
+                    n,
+                    "indented line: nested mappings and lists are not supported",
+                );
             }
             return err(at, no_value(&name));
         }
@@ -149,8 +152,7 @@ fn no_value(name: &str) -> String {
 
 fn is_marker(line: &str, marker: &str) -> bool {
     line.strip_prefix(marker).is_some_and(|rest| {
-        rest.is_empty()
-            || (rest.starts_with([' ', '\t']) && strip_comment(rest).trim().is_empty())
+        rest.is_empty() || (rest.starts_with([' ', '\t']) && strip_comment(rest).trim().is_empty())
     })
 }
 
@@ -250,8 +252,7 @@ fn check_plain_start(s: &str, n: usize, what: &str) -> Result<(), FileError> {
 fn is_yaml_non_string(v: &str) -> bool {
     const WORDS: &[&str] = &[
         "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "yes",
-        "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n",
-        "N",
+        "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
     ];
     WORDS.contains(&v) || v.parse::<f64>().is_ok()
 }
@@ -445,7 +446,9 @@ identity:list_users: rule:admin_required
         assert!(yaml_err("a: \"x:1\"\n---\nb: \"y:2\"\n")
             .message
             .contains("one YAML document"));
-        assert!(yaml_err("...\na: \"x:1\"\n").message.contains("after the document end"));
+        assert!(yaml_err("...\na: \"x:1\"\n")
+            .message
+            .contains("after the document end"));
     }
 
     #[test]

@@ -296,7 +296,9 @@ fn parse_literal(kind: &str) -> Result<Option<String>, ParseError> {
         Ok(v) if is_float_syntax && v.is_finite() => {
             Ok(Some(py_float(if negative { -v } else { v })))
         }
-        _ => Err(bad("not a number (an attribute path cannot start with a digit)")),
+        _ => Err(bad(
+            "not a number (an attribute path cannot start with a digit)",
+        )),
     }
 }
 
@@ -421,7 +423,10 @@ mod tests {
         assert_eq!(canon("a:1 and not b:2"), "(a:1 and not b:2)");
         assert_eq!(canon("not (a:1 or b:2)"), "not (a:1 or b:2)");
         assert_eq!(canon("not not a:1"), "not not a:1");
-        assert_eq!(canon("NOT a:1 AND b:2 Or c:3"), "((not a:1 and b:2) or c:3)");
+        assert_eq!(
+            canon("NOT a:1 AND b:2 Or c:3"),
+            "((not a:1 and b:2) or c:3)"
+        );
     }
 
     #[test]
@@ -479,7 +484,10 @@ mod tests {
 
     #[test]
     fn templates() {
-        assert_eq!(parse_template("admin").unwrap(), Template::Literal("admin".into()));
+        assert_eq!(
+            parse_template("admin").unwrap(),
+            Template::Literal("admin".into())
+        );
         assert_eq!(
             parse_template("50%%").unwrap(),
             Template::Literal("50%".into())
@@ -490,12 +498,11 @@ mod tests {
         assert_eq!(s.path.len(), 3);
         let t = parse_template("p-%(a)s/%(b.c)s%%").unwrap();
         assert_eq!(t.to_string(), "p-%(a)s/%(b.c)s%%");
-        let Template::Mixed(pieces) = &t else { panic!() };
+        let Template::Mixed(pieces) = &t else {
+            panic!()
+        };
         assert_eq!(pieces.len(), 5);
-        assert_eq!(
-            parse_template("%(f(x))s").unwrap().to_string(),
-            "%(f(x))s"
-        );
+        assert_eq!(parse_template("%(f(x))s").unwrap().to_string(), "%(f(x))s");
         for bad in ["50%", "%s", "%(a)d", "%(a", "%()s", "%(a)"] {
             assert!(parse_template(bad).is_err(), "{bad}");
         }

@@ -5,10 +5,7 @@ use serde_json::{json, Value};
 use super::*;
 
 fn policy(rules: &[(&'static str, &'static str)]) -> Policy {
-    let defaults: Vec<RuleDefault> = rules
-        .iter()
-        .map(|(n, c)| RuleDefault::new(n, c))
-        .collect();
+    let defaults: Vec<RuleDefault> = rules.iter().map(|(n, c)| RuleDefault::new(n, c)).collect();
     Policy::new(&defaults).unwrap()
 }
 
@@ -139,25 +136,65 @@ fn missing_target_keys_deny() {
     // `not` of a failed substitution passes, as in oslo.policy.
     let p = one("not None:%(target.project.domain_id)s");
     assert!(allows(&p, &c, &json!({})));
-    assert!(allows(&p, &c, &json!({"target": {"project": {"domain_id": "d1"}}})));
-    assert!(!allows(&p, &c, &json!({"target": {"project": {"domain_id": null}}})));
+    assert!(allows(
+        &p,
+        &c,
+        &json!({"target": {"project": {"domain_id": "d1"}}})
+    ));
+    assert!(!allows(
+        &p,
+        &c,
+        &json!({"target": {"project": {"domain_id": null}}})
+    ));
 }
 
 #[test]
 fn literal_left_checks() {
     let c = project_member();
     let p = one("'member':%(target.role.name)s or 'reader':%(target.role.name)s");
-    assert!(allows(&p, &c, &json!({"target": {"role": {"name": "member"}}})));
-    assert!(allows(&p, &c, &json!({"target": {"role": {"name": "reader"}}})));
-    assert!(!allows(&p, &c, &json!({"target": {"role": {"name": "admin"}}})));
+    assert!(allows(
+        &p,
+        &c,
+        &json!({"target": {"role": {"name": "member"}}})
+    ));
+    assert!(allows(
+        &p,
+        &c,
+        &json!({"target": {"role": {"name": "reader"}}})
+    ));
+    assert!(!allows(
+        &p,
+        &c,
+        &json!({"target": {"role": {"name": "admin"}}})
+    ));
     assert!(!allows(&p, &c, &json!({"target": {"role": {}}})));
     let enabled = one("True:%(target.user.enabled)s");
-    assert!(allows(&enabled, &c, &json!({"target": {"user": {"enabled": true}}})));
-    assert!(!allows(&enabled, &c, &json!({"target": {"user": {"enabled": false}}})));
-    assert!(!allows(&enabled, &c, &json!({"target": {"user": {"enabled": "true"}}})));
+    assert!(allows(
+        &enabled,
+        &c,
+        &json!({"target": {"user": {"enabled": true}}})
+    ));
+    assert!(!allows(
+        &enabled,
+        &c,
+        &json!({"target": {"user": {"enabled": false}}})
+    ));
+    assert!(!allows(
+        &enabled,
+        &c,
+        &json!({"target": {"user": {"enabled": "true"}}})
+    ));
     let global = one("None:%(target.role.domain_id)s");
-    assert!(allows(&global, &c, &json!({"target": {"role": {"domain_id": null}}})));
-    assert!(!allows(&global, &c, &json!({"target": {"role": {"domain_id": "d1"}}})));
+    assert!(allows(
+        &global,
+        &c,
+        &json!({"target": {"role": {"domain_id": null}}})
+    ));
+    assert!(!allows(
+        &global,
+        &c,
+        &json!({"target": {"role": {"domain_id": "d1"}}})
+    ));
     let number = one("3:%(n)s");
     assert!(allows(&number, &c, &json!({"n": 3})));
     assert!(allows(&number, &c, &json!({"n": "3"})));
@@ -172,10 +209,22 @@ fn boolean_structure() {
     let t = json!({});
     assert!(allows(&one("role:admin or role:member"), &c, &t));
     assert!(!allows(&one("role:admin and role:member"), &c, &t));
-    assert!(allows(&one("role:admin or role:member and project_id:p1"), &c, &t));
+    assert!(allows(
+        &one("role:admin or role:member and project_id:p1"),
+        &c,
+        &t
+    ));
     // `and` binds tighter: `admin or (member and p2)`.
-    assert!(!allows(&one("role:admin or role:member and project_id:p2"), &c, &t));
-    assert!(!allows(&one("(role:admin or role:member) and project_id:p2"), &c, &t));
+    assert!(!allows(
+        &one("role:admin or role:member and project_id:p2"),
+        &c,
+        &t
+    ));
+    assert!(!allows(
+        &one("(role:admin or role:member) and project_id:p2"),
+        &c,
+        &t
+    ));
     assert!(allows(&one("not role:admin and role:member"), &c, &t));
     assert!(!allows(&one("not (role:admin or role:member)"), &c, &t));
 }
@@ -224,7 +273,10 @@ fn bad_defaults_are_reported_by_name() {
     .unwrap_err();
     let msg = e.to_string();
     assert!(matches!(&e, PolicyError::InvalidRule { name, .. } if name == "svc:broken"));
-    assert!(msg.contains("svc:broken") && msg.contains("end of rule"), "{msg}");
+    assert!(
+        msg.contains("svc:broken") && msg.contains("end of rule"),
+        "{msg}"
+    );
 
     let e = Policy::new(&[RuleDefault::new("a", "@"), RuleDefault::new("a", "!")]).unwrap_err();
     assert!(matches!(e, PolicyError::DuplicateRule(n) if n == "a"));
@@ -246,7 +298,8 @@ fn bad_defaults_are_reported_by_name() {
 #[test]
 fn scope_types_are_enforced() {
     const DEFAULTS: &[RuleDefault] = &[
-        RuleDefault::new("sys_or_project", "role:admin").scope_types(&[Scope::System, Scope::Project]),
+        RuleDefault::new("sys_or_project", "role:admin")
+            .scope_types(&[Scope::System, Scope::Project]),
         RuleDefault::new("any", "role:admin"),
     ];
     let mut p = Policy::new(DEFAULTS).unwrap();
@@ -355,13 +408,12 @@ fn bad_overrides_change_nothing() {
         "{e}"
     );
     let e = p
-        .apply_overrides(
-            "{\"admin_required\": \"rule:svc:delete\"}",
-            "policy.json",
-        )
+        .apply_overrides("{\"admin_required\": \"rule:svc:delete\"}", "policy.json")
         .unwrap_err();
     assert!(matches!(e, PolicyError::Cycle { .. }), "{e}");
-    let e = p.apply_overrides("a:\n  b: c\n", "policy.yaml").unwrap_err();
+    let e = p
+        .apply_overrides("a:\n  b: c\n", "policy.yaml")
+        .unwrap_err();
     assert_eq!(
         e.to_string(),
         "policy.yaml:2: indented line: nested mappings and lists are not supported"
@@ -397,9 +449,13 @@ fn overrides_from_files() {
 #[test]
 fn listing_and_generated_yaml_round_trip() {
     let mut p = Policy::new(SERVICE_DEFAULTS).unwrap();
-    p.set_rule("svc:odd", "'quote\"d':%(x)s or user_id:%(a.b)s").unwrap();
+    p.set_rule("svc:odd", "'quote\"d':%(x)s or user_id:%(a.b)s")
+        .unwrap();
     let names: Vec<&str> = p.rules().map(|r| r.name).collect();
-    assert_eq!(names, ["admin_required", "svc:get", "svc:delete", "svc:odd"]);
+    assert_eq!(
+        names,
+        ["admin_required", "svc:get", "svc:delete", "svc:odd"]
+    );
 
     for help in [false, true] {
         let yaml = p.to_yaml(help);

@@ -109,10 +109,12 @@ async fn create(
         }
         None => None,
     };
-    // Roles: those asked for (each must be one the token has), or all of the token's.
+    // Roles: those asked for (each must be one the token has), or — when none are named, as
+    // the SDK sends `[]` — all of the token's.
     let token_roles = &ctx.roles;
     let role_ids = match f.take("roles") {
         None | Some(Value::Null) => token_roles.iter().map(|r| r.id.clone()).collect::<Vec<_>>(),
+        Some(Value::Array(asked)) if asked.is_empty() => token_roles.iter().map(|r| r.id.clone()).collect(),
         Some(Value::Array(asked)) => {
             let mut ids = Vec::new();
             for r in asked {

@@ -51,12 +51,22 @@ async fn list(
         Some(p) => s.store.get_project(p).await?.map(|p| p.domain_id),
         None => None,
     };
-    s.authorize(
-        &ctx,
-        rule,
-        &json!({"domain_id": query.domain_id, "project_id": query.project_id,
-                "target": {"domain_id": query.domain_id, "project": {"id": query.project_id, "domain_id": domain_of_project}}}),
-    )?;
+    let mut target = json!({"target": {}});
+    if let Some(d) = &query.domain_id {
+        target["domain_id"] = json!(d);
+        target["target"]["domain_id"] = json!(d);
+    }
+    if let Some(p) = &query.project_id {
+        target["project_id"] = json!(p);
+        target["target"]["project"] = json!({"id": p});
+        if let Some(d) = &domain_of_project {
+            target["target"]["project"]["domain_id"] = json!(d);
+            if query.include_subtree {
+                target["target"]["domain_id"] = json!(d);
+            }
+        }
+    }
+    s.authorize(&ctx, rule, &target)?;
     let names = query_flag(q.get("include_names").map(String::as_str));
     let views = s.store.role_assignments(&query).await?;
     let mut namer = Namer { s: &s, cache: HashMap::new() };

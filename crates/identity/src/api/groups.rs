@@ -13,6 +13,7 @@ use stratus_core::input::Fields;
 
 use super::{collection_links, links, State};
 use crate::model::{new_id, Group, DEFAULT_DOMAIN_ID};
+use crate::policy_glue::domain_filter_target;
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
     Router::new()
@@ -49,10 +50,11 @@ struct ListQuery {
 }
 
 async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
-    s.authorize(&ctx, "identity:list_groups", &json!({"domain_id": q.domain_id, "target": {"domain_id": q.domain_id}}))?;
+    let (target, domain) = domain_filter_target(&ctx, q.domain_id.as_deref());
+    s.authorize(&ctx, "identity:list_groups", &target)?;
     let items: Vec<Value> = s
         .store
-        .list_groups(q.name.as_deref(), q.domain_id.as_deref())
+        .list_groups(q.name.as_deref(), domain.as_deref())
         .await?
         .iter()
         .map(|g| render(g, &base))
@@ -61,16 +63,9 @@ async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUr
 }
 
 async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    match load(&s, &id).await {
-        Ok(g) => {
-            s.authorize(&ctx, "identity:get_group", &target(&g))?;
-            Ok(Json(json!({"group": render(&g, &base)})))
-        }
-        Err(e) => {
-            s.authorize(&ctx, "identity:get_group", &json!({"target": {"group": {"id": id}}}))?;
-            Err(e)
-        }
-    }
+    let g = load(&s, &id).await?;
+    s.authorize(&ctx, "identity:get_group", &target(&g))?;
+    Ok(Json(json!({"group": render(&g, &base)})))
 }
 
 async fn create(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {

@@ -13,6 +13,7 @@ use stratus_core::input::{check_name, query_bool, Fields};
 
 use super::{collection_links, links, State};
 use crate::model::{new_id, Project, DEFAULT_DOMAIN_ID};
+use crate::policy_glue::domain_filter_target;
 use crate::store::ProjectFilter;
 
 const MAX_TAGS: usize = 80;
@@ -74,13 +75,14 @@ async fn list(
     BaseUrl(base): BaseUrl,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.authorize(&ctx, "identity:list_projects", &json!({"domain_id": q.domain_id, "target": {"domain_id": q.domain_id}}))?;
+    let (target, domain) = domain_filter_target(&ctx, q.domain_id.as_deref());
+    s.authorize(&ctx, "identity:list_projects", &target)?;
     if query_bool("is_domain", q.is_domain.as_deref())? == Some(true) {
         return Ok(Json(json!({"projects": [], "links": collection_links(&base, "projects")})));
     }
     let f = ProjectFilter {
         name: q.name,
-        domain_id: q.domain_id,
+        domain_id: domain,
         parent_id: q.parent_id,
         enabled: query_bool("enabled", q.enabled.as_deref())?,
         tags: split_tags(q.tags),
@@ -94,18 +96,9 @@ async fn list(
 }
 
 async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let p = load(&s, &id).await;
-    match p {
-        Ok(p) => {
-            s.authorize(&ctx, "identity:get_project", &target(&p))?;
-            Ok(Json(json!({"project": render(&p, &base)})))
-        }
-        Err(e) => {
-            // Do not tell a caller who could not read it whether a project exists.
-            s.authorize(&ctx, "identity:get_project", &json!({"target": {"project": {"id": id}}, "project_id": id}))?;
-            Err(e)
-        }
-    }
+    let p = load(&s, &id).await?;
+    s.authorize(&ctx, "identity:get_project", &target(&p))?;
+    Ok(Json(json!({"project": render(&p, &base)})))
 }
 
 async fn create(

@@ -44,7 +44,7 @@ pub(crate) async fn load(s: &State, id: &str) -> ApiResult<Role> {
 }
 
 fn target(r: &Role) -> Value {
-    json!({"target": {"role": {"id": r.id, "domain_id": r.domain_id}}, "domain_id": r.domain_id})
+    json!({"target": {"role": {"id": r.id, "domain_id": r.domain_id}}})
 }
 
 fn rule(r: &Role, global: &'static str, domain: &'static str) -> &'static str {
@@ -63,7 +63,11 @@ struct ListQuery {
 
 async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
     let rule = if q.domain_id.is_some() { "identity:list_domain_roles" } else { "identity:list_roles" };
-    s.authorize(&ctx, rule, &json!({"domain_id": q.domain_id, "target": {"domain_id": q.domain_id}}))?;
+    let target = match &q.domain_id {
+        Some(d) => json!({"domain_id": d, "target": {"domain_id": d}}),
+        None => json!({}),
+    };
+    s.authorize(&ctx, rule, &target)?;
     let items: Vec<Value> = s
         .store
         .list_roles(q.name.as_deref(), q.domain_id.as_deref())
@@ -75,16 +79,9 @@ async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUr
 }
 
 async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    match load(&s, &id).await {
-        Ok(r) => {
-            s.authorize(&ctx, rule(&r, "identity:get_role", "identity:get_domain_role"), &target(&r))?;
-            Ok(Json(json!({"role": render(&r, &base)})))
-        }
-        Err(e) => {
-            s.authorize(&ctx, "identity:get_role", &json!({"target": {"role": {"id": id}}}))?;
-            Err(e)
-        }
-    }
+    let r = load(&s, &id).await?;
+    s.authorize(&ctx, rule(&r, "identity:get_role", "identity:get_domain_role"), &target(&r))?;
+    Ok(Json(json!({"role": render(&r, &base)})))
 }
 
 async fn create(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {

@@ -13,6 +13,7 @@ use stratus_core::input::{query_bool, Fields};
 
 use super::{collection_links, links, State};
 use crate::model::{new_id, User, DEFAULT_DOMAIN_ID};
+use crate::policy_glue::domain_filter_target;
 use crate::password;
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
@@ -62,24 +63,18 @@ async fn list(
     BaseUrl(base): BaseUrl,
     Query(q): Query<ListQuery>,
 ) -> ApiResult<Json<Value>> {
-    s.authorize(&ctx, "identity:list_users", &json!({"domain_id": q.domain_id, "target": {"domain_id": q.domain_id}}))?;
+    let (target, domain) = domain_filter_target(&ctx, q.domain_id.as_deref());
+    s.authorize(&ctx, "identity:list_users", &target)?;
     let enabled = query_bool("enabled", q.enabled.as_deref())?;
-    let users = s.store.list_users(q.name.as_deref(), q.domain_id.as_deref(), enabled).await?;
+    let users = s.store.list_users(q.name.as_deref(), domain.as_deref(), enabled).await?;
     let items: Vec<Value> = users.iter().map(|u| render(u, &base)).collect();
     Ok(Json(json!({"users": items, "links": collection_links(&base, "users")})))
 }
 
 async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    match load(&s, &id).await {
-        Ok(u) => {
-            s.authorize(&ctx, "identity:get_user", &target(&u))?;
-            Ok(Json(json!({"user": render(&u, &base)})))
-        }
-        Err(e) => {
-            s.authorize(&ctx, "identity:get_user", &json!({"target": {"user": {"id": id}}, "user_id": id}))?;
-            Err(e)
-        }
-    }
+    let u = load(&s, &id).await?;
+    s.authorize(&ctx, "identity:get_user", &target(&u))?;
+    Ok(Json(json!({"user": render(&u, &base)})))
 }
 
 async fn create(
