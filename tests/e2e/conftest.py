@@ -155,10 +155,10 @@ class Cloud:
 
 
 def backends():
-    out = ["sqlite"]
-    if os.environ.get("STRATUS_TEST_MYSQL_URL"):
-        out.append("mariadb")
-    return out
+    mariadb = pytest.param("mariadb", marks=pytest.mark.skipif(
+        not os.environ.get("STRATUS_TEST_MYSQL_URL"),
+        reason="no MariaDB: set STRATUS_TEST_MYSQL_URL=mysql://user:password@host:3306/"))
+    return ["sqlite", mariadb]
 
 
 @pytest.fixture(scope="module", params=backends())

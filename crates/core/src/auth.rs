@@ -98,9 +98,7 @@ impl<S: Send + Sync> FromRequestParts<S> for Authenticated {
             .and_then(|v| v.to_str().ok())
             .map(str::trim)
             .filter(|t| !t.is_empty())
-            .ok_or_else(|| {
-                ApiError::unauthorized("The request you have made requires authentication.")
-            })?;
+            .ok_or_else(|| ApiError::unauthorized("The request you have made requires authentication."))?;
         let resolver = parts
             .extensions
             .get::<SharedResolver>()

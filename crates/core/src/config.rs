@@ -122,9 +122,7 @@ fn default_data_dir() -> PathBuf {
 }
 
 fn running_as_root() -> bool {
-    std::fs::metadata("/proc/self")
-        .map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0)
-        .unwrap_or(false)
+    std::fs::metadata("/proc/self").map(|m| std::os::unix::fs::MetadataExt::uid(&m) == 0).unwrap_or(false)
 }
 
 impl Config {
@@ -133,16 +131,13 @@ impl Config {
         Self::load_from(file, |k| std::env::var(k).ok())
     }
 
-    pub fn load_from(
-        file: Option<&Path>,
-        env: impl Fn(&str) -> Option<String>,
-    ) -> anyhow::Result<Config> {
+    pub fn load_from(file: Option<&Path>, env: impl Fn(&str) -> Option<String>) -> anyhow::Result<Config> {
         let mut value = toml::Value::try_from(Config::default())?;
         if let Some(path) = file {
             let text = std::fs::read_to_string(path)
                 .with_context(|| format!("reading config file {}", path.display()))?;
-            let from_file: toml::Value = toml::from_str(&text)
-                .with_context(|| format!("parsing config file {}", path.display()))?;
+            let from_file: toml::Value =
+                toml::from_str(&text).with_context(|| format!("parsing config file {}", path.display()))?;
             merge(&mut value, from_file);
         }
         apply_env(&mut value, "STRATUS", &env)?;
@@ -210,9 +205,9 @@ fn apply_env(
             toml::Value::Integer(_) => toml::Value::Integer(
                 raw.trim().parse().with_context(|| format!("{name} must be an integer"))?,
             ),
-            toml::Value::Float(_) => toml::Value::Float(
-                raw.trim().parse().with_context(|| format!("{name} must be a number"))?,
-            ),
+            toml::Value::Float(_) => {
+                toml::Value::Float(raw.trim().parse().with_context(|| format!("{name} must be a number"))?)
+            }
             toml::Value::Boolean(_) => toml::Value::Boolean(match raw.trim() {
                 "1" | "true" | "yes" | "on" => true,
                 "0" | "false" | "no" | "off" => false,

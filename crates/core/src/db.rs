@@ -129,6 +129,24 @@ impl Db {
     }
 }
 
+/// Reads a text column, or None when it is NULL. MariaDB reports TEXT in a binary collation
+/// as BLOB, which sqlx will not decode as a string; such values are read as UTF-8 bytes.
+pub fn text(row: &AnyRow, col: &str) -> Option<String> {
+    match row.try_get::<Option<String>, _>(col) {
+        Ok(v) => v,
+        Err(_) => row
+            .try_get::<Option<Vec<u8>>, _>(col)
+            .ok()
+            .flatten()
+            .map(|b| String::from_utf8_lossy(&b).into_owned()),
+    }
+}
+
+/// Reads an integer column (0 when NULL).
+pub fn int(row: &AnyRow, col: &str) -> i64 {
+    row.try_get::<Option<i64>, _>(col).ok().flatten().unwrap_or(0)
+}
+
 /// Is this error a unique-constraint violation (a duplicate name or id)?
 pub fn is_unique_violation(err: &sqlx::Error) -> bool {
     match err {
@@ -189,8 +207,7 @@ async fn create_mysql_database_if_missing(url: &str) -> anyhow::Result<()> {
         .await
         .with_context(|| format!("connecting to {}", redact(&server_url)))?;
     pool.execute(
-        format!("CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin")
-            .as_str(),
+        format!("CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").as_str(),
     )
     .await
     .with_context(|| format!("creating database {name}"))?;
@@ -234,7 +251,8 @@ mod tests {
         db.migrate(&m).await.unwrap();
         db.migrate(&m).await.unwrap();
         sqlx::query("INSERT INTO t (id) VALUES (?)").bind("a").execute(db.pool()).await.unwrap();
-        let err = sqlx::query("INSERT INTO t (id) VALUES (?)").bind("a").execute(db.pool()).await.unwrap_err();
+        let err =
+            sqlx::query("INSERT INTO t (id) VALUES (?)").bind("a").execute(db.pool()).await.unwrap_err();
         assert!(is_unique_violation(&err));
         std::fs::remove_dir_all(dir).ok();
     }

@@ -49,7 +49,9 @@ impl Fields {
 
     /// A string that must be present and non-empty, at most `max` characters.
     pub fn req_name(&mut self, field: &str, max: usize) -> ApiResult<String> {
-        let s = self.opt_str(field)?.ok_or_else(|| invalid(field, &format!("'{field}' is a required property")))?;
+        let s = self
+            .opt_str(field)?
+            .ok_or_else(|| invalid(field, &format!("'{field}' is a required property")))?;
         check_name(field, &s, max)?;
         Ok(s)
     }
@@ -151,7 +153,9 @@ mod tests {
 
     #[test]
     fn fields() {
-        let mut f = Fields::from_wrapped(json!({"user": {"name": "a", "enabled": "yes", "email": "x@y"}}), "user").unwrap();
+        let mut f =
+            Fields::from_wrapped(json!({"user": {"name": "a", "enabled": "yes", "email": "x@y"}}), "user")
+                .unwrap();
         assert_eq!(f.req_name("name", 64).unwrap(), "a");
         assert!(f.opt_bool("enabled").unwrap_err().message.contains("'enabled'"));
         assert_eq!(f.rest().get("email"), Some(&json!("x@y")));
@@ -164,7 +168,9 @@ mod tests {
 
     #[test]
     fn query_values() {
-        assert!(query_flag(Some("True")) && query_flag(Some("")) && !query_flag(Some("0")) && !query_flag(None));
+        assert!(
+            query_flag(Some("True")) && query_flag(Some("")) && !query_flag(Some("0")) && !query_flag(None)
+        );
         assert_eq!(query_bool("enabled", Some("False")).unwrap(), Some(false));
         assert!(query_bool("enabled", Some("maybe")).is_err());
     }

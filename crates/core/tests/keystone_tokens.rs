@@ -10,9 +10,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use stratus_core::token::payload::{self, PayloadConfig};
-use stratus_core::token::{
-    new_audit_id, KeyRepository, Scope, TokenError, TokenPayload, TokenProvider,
-};
+use stratus_core::token::{new_audit_id, KeyRepository, Scope, TokenError, TokenPayload, TokenProvider};
 
 fn fixture_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/keystone_tokens")
@@ -46,18 +44,11 @@ fn copy_of_keystone_repository(name: &str) -> KeyRepository {
 }
 
 fn time(text: &str) -> DateTime<Utc> {
-    DateTime::parse_from_rfc3339(text)
-        .unwrap_or_else(|e| panic!("{text}: {e}"))
-        .with_timezone(&Utc)
+    DateTime::parse_from_rfc3339(text).unwrap_or_else(|e| panic!("{text}: {e}")).with_timezone(&Utc)
 }
 
 fn strings(value: &Value) -> Vec<String> {
-    value
-        .as_array()
-        .expect("array")
-        .iter()
-        .map(|v| v.as_str().expect("string").to_string())
-        .collect()
+    value.as_array().expect("array").iter().map(|v| v.as_str().expect("string").to_string()).collect()
 }
 
 fn expected_scope(value: &Value) -> Scope {
@@ -95,10 +86,7 @@ fn fixture_repository_is_keystones_layout() {
         PayloadConfig::default().auth_methods,
         "keystone's default [auth] methods"
     );
-    assert_eq!(
-        doc["default_domain_id"],
-        PayloadConfig::default().default_domain_id
-    );
+    assert_eq!(doc["default_domain_id"], PayloadConfig::default().default_domain_id);
 }
 
 #[test]
@@ -124,10 +112,7 @@ fn decodes_every_keystone_token() {
                 continue;
             }
             Some("invalid") => {
-                assert!(
-                    matches!(result, Err(TokenError::Invalid)),
-                    "{name}: {result:?}"
-                );
+                assert!(matches!(result, Err(TokenError::Invalid)), "{name}: {result:?}");
                 invalid += 1;
                 continue;
             }
@@ -142,26 +127,10 @@ fn decodes_every_keystone_token() {
         assert_eq!(got.user_id, want["user_id"], "{name}: user_id");
         assert_eq!(got.methods, strings(&want["methods"]), "{name}: methods");
         assert_eq!(got.scope, expected_scope(&want["scope"]), "{name}: scope");
-        assert_eq!(
-            got.expires_at,
-            time(want["expires_at"].as_str().unwrap()),
-            "{name}: expires_at"
-        );
-        assert_eq!(
-            got.audit_ids,
-            strings(&want["audit_ids"]),
-            "{name}: audit_ids"
-        );
-        assert_eq!(
-            got.app_cred_id.as_deref(),
-            want["app_cred_id"].as_str(),
-            "{name}: app_cred_id"
-        );
-        assert_eq!(
-            validated.issued_at,
-            time(want["issued_at"].as_str().unwrap()),
-            "{name}: issued_at"
-        );
+        assert_eq!(got.expires_at, time(want["expires_at"].as_str().unwrap()), "{name}: expires_at");
+        assert_eq!(got.audit_ids, strings(&want["audit_ids"]), "{name}: audit_ids");
+        assert_eq!(got.app_cred_id.as_deref(), want["app_cred_id"].as_str(), "{name}: app_cred_id");
+        assert_eq!(validated.issued_at, time(want["issued_at"].as_str().unwrap()), "{name}: issued_at");
 
         // The same fields as keystone's own validate_token returned them.
         assert_eq!(got.user_id, keystone["user_id"], "{name}");
@@ -175,16 +144,8 @@ fn decodes_every_keystone_token() {
         };
         assert_eq!(system, keystone["system"].as_str(), "{name}");
         assert_eq!(got.app_cred_id.as_deref(), keystone["app_cred_id"].as_str());
-        assert_eq!(
-            keystone_time(got.expires_at),
-            keystone["expires_at"],
-            "{name}"
-        );
-        assert_eq!(
-            keystone_time(validated.issued_at),
-            keystone["issued_at"],
-            "{name}"
-        );
+        assert_eq!(keystone_time(got.expires_at), keystone["expires_at"], "{name}");
+        assert_eq!(keystone_time(validated.issued_at), keystone["issued_at"], "{name}");
 
         // Our encoder writes the very bytes keystone wrote (legacy msgpack aside).
         let ours = hex(&payload::encode(got, &config).unwrap());
@@ -285,21 +246,12 @@ fn stratus_tokens_for_keystone() {
     };
     let mut cases = vec![
         ("project_uuid_ids", base(&uid, Scope::Project(pid.clone()))),
-        (
-            "project_text_ids",
-            base("admin", Scope::Project("service".into())),
-        ),
+        ("project_text_ids", base("admin", Scope::Project("service".into()))),
         ("domain_uuid", base(&uid, Scope::Domain(did.clone()))),
-        (
-            "domain_default",
-            base("admin", Scope::Domain("default".into())),
-        ),
+        ("domain_default", base("admin", Scope::Domain("default".into()))),
         ("system_all", base(&uid, Scope::System("all".into()))),
         ("unscoped_uuid_user", base(&uid, Scope::Unscoped)),
-        (
-            "unscoped_text_user",
-            base("ldap-user@example.org", Scope::Unscoped),
-        ),
+        ("unscoped_text_user", base("ldap-user@example.org", Scope::Unscoped)),
     ];
     let mut rescoped = base(&uid, Scope::Project(pid.clone()));
     rescoped.methods = vec!["token".into(), "password".into()];
@@ -315,11 +267,7 @@ fn stratus_tokens_for_keystone() {
     cases.push(("app_cred_text_ids", app_cred));
     let mut all_methods = base(&uid, Scope::Unscoped);
     // Highest bit first, the order decoding yields.
-    all_methods.methods = PayloadConfig::default()
-        .auth_methods
-        .into_iter()
-        .rev()
-        .collect();
+    all_methods.methods = PayloadConfig::default().auth_methods.into_iter().rev().collect();
     cases.push(("unscoped_all_methods", all_methods));
     let mut micros = base(&uid, Scope::Project(pid));
     micros.expires_at = with_micros;
@@ -368,11 +316,7 @@ fn stratus_tokens_for_keystone() {
         fs::copy(repo.dir.join(&name), keys_out.join(&name)).unwrap();
     }
     let doc = json!({ "key_indexes": repo.key_indexes().unwrap(), "tokens": records });
-    fs::write(
-        out.join("tokens.json"),
-        serde_json::to_string_pretty(&doc).unwrap(),
-    )
-    .unwrap();
+    fs::write(out.join("tokens.json"), serde_json::to_string_pretty(&doc).unwrap()).unwrap();
     fs::remove_dir_all(&repo.dir).unwrap();
     println!("wrote {} tokens to {}", tokens(&doc).len(), out.display());
 }

@@ -181,7 +181,8 @@ mod tests {
         assert_eq!(all, vec!["admin", "member", "reader"]);
         assert!(g.would_cycle("reader", "admin"));
         assert!(!g.would_cycle("admin", "reader"));
-        let cyclic = ImpliedRoles::new([("a".to_string(), "b".to_string()), ("b".to_string(), "a".to_string())]);
+        let cyclic =
+            ImpliedRoles::new([("a".to_string(), "b".to_string()), ("b".to_string(), "a".to_string())]);
         assert_eq!(cyclic.expand(["a".to_string()]).len(), 2);
     }
 }
@@ -270,8 +271,15 @@ impl Store {
     pub async fn role_assignments(&self, q: &AssignmentQuery) -> ApiResult<Vec<AssignmentView>> {
         use crate::model::Assignment;
         let raw = self.list_assignments(&AssignmentFilter::default()).await?;
-        let mut views: Vec<AssignmentView> =
-            raw.into_iter().map(|a| AssignmentView { assignment: a, via_group: None, prior_role: None, inherited_from: None }).collect();
+        let mut views: Vec<AssignmentView> = raw
+            .into_iter()
+            .map(|a| AssignmentView {
+                assignment: a,
+                via_group: None,
+                prior_role: None,
+                inherited_from: None,
+            })
+            .collect();
 
         if q.effective {
             let projects = self.list_projects(&crate::store::ProjectFilter::default()).await?;
@@ -285,7 +293,11 @@ impl Store {
                         .await?
                         .into_iter()
                         .map(|uid| AssignmentView {
-                            assignment: Assignment { actor_type: ActorType::User, actor_id: uid, ..a.clone() },
+                            assignment: Assignment {
+                                actor_type: ActorType::User,
+                                actor_id: uid,
+                                ..a.clone()
+                            },
                             via_group: Some(a.actor_id.clone()),
                             prior_role: None,
                             inherited_from: None,

@@ -30,9 +30,14 @@ pub struct BootstrapReport {
 pub const ADMIN_PASSWORD_FILE: &str = "admin-password";
 
 impl Identity {
-    pub async fn bootstrap(&self, password: Option<&str>, catalog: &[CatalogEntry]) -> anyhow::Result<BootstrapReport> {
+    pub async fn bootstrap(
+        &self,
+        password: Option<&str>,
+        catalog: &[CatalogEntry],
+    ) -> anyhow::Result<BootstrapReport> {
         self.ensure_domain(DEFAULT_DOMAIN_ID, "Default", "The default domain").await?;
-        let admin_project = self.ensure_project("admin", "Bootstrap project for initializing the cloud.").await?;
+        let admin_project =
+            self.ensure_project("admin", "Bootstrap project for initializing the cloud.").await?;
         self.ensure_project("service", "Service Project").await?;
 
         let admin = self.ensure_role("admin").await?;
@@ -67,7 +72,12 @@ impl Identity {
         let region = self.config.region.clone();
         if self.store.get_region(&region).await?.is_none() {
             self.store
-                .create_region(&Region { id: region.clone(), description: String::new(), parent_region_id: None, extra: Default::default() })
+                .create_region(&Region {
+                    id: region.clone(),
+                    description: String::new(),
+                    parent_region_id: None,
+                    extra: Default::default(),
+                })
                 .await?;
         }
         for entry in catalog {
@@ -80,7 +90,13 @@ impl Identity {
     async fn ensure_domain(&self, id: &str, name: &str, description: &str) -> ApiResult<()> {
         if self.store.get_domain(id).await?.is_none() {
             self.store
-                .create_domain(&Domain { id: id.into(), name: name.into(), description: Some(description.into()), enabled: true, extra: Default::default() })
+                .create_domain(&Domain {
+                    id: id.into(),
+                    name: name.into(),
+                    description: Some(description.into()),
+                    enabled: true,
+                    extra: Default::default(),
+                })
                 .await?;
         }
         Ok(())
@@ -108,14 +124,25 @@ impl Identity {
         if let Some(r) = self.store.get_global_role_by_name(name).await? {
             return Ok(r.id);
         }
-        let r = Role { id: new_id(), name: name.into(), domain_id: None, description: None, extra: Default::default() };
+        let r = Role {
+            id: new_id(),
+            name: name.into(),
+            domain_id: None,
+            description: None,
+            extra: Default::default(),
+        };
         self.store.create_role(&r).await?;
         Ok(r.id)
     }
 
     /// The admin user with a password: the one given, else the stored one, else a new one.
-    async fn ensure_admin_user(&self, given: Option<&str>, path: &Path) -> anyhow::Result<(String, Option<PathBuf>)> {
-        let stored = std::fs::read_to_string(path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
+    async fn ensure_admin_user(
+        &self,
+        given: Option<&str>,
+        path: &Path,
+    ) -> anyhow::Result<(String, Option<PathBuf>)> {
+        let stored =
+            std::fs::read_to_string(path).ok().map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         let (password, file) = match (given, stored) {
             (Some(p), _) => (p.to_string(), None),
             (None, Some(p)) => (p, Some(path.to_path_buf())),

@@ -78,46 +78,21 @@ const PROJECT: &[Scope] = &[Scope::Project];
 /// The identity service's default rules, in keystone's order within each family.
 pub const DEFAULTS: &[RuleDefault] = &[
     // ---- Base rules, referenced by the others. (keystone/common/policies/base.py)
-    RuleDefault::new(
-        "admin_required",
-        "role:admin or is_admin:1",
-    )
-    .description("The caller holds the admin role (or carries the legacy is_admin credential)."),
-    RuleDefault::new(
-        "service_role",
-        "role:service",
-    )
-    .description("The caller holds the service role."),
-    RuleDefault::new(
-        "service_or_admin",
-        "rule:admin_required or rule:service_role",
-    )
-    .description("The caller is an admin or a service user."),
-    RuleDefault::new(
-        "owner",
-        "user_id:%(user_id)s",
-    )
-    .description("The user named in the request path is the caller."),
-    RuleDefault::new(
-        "admin_or_owner",
-        "rule:admin_required or rule:owner",
-    )
-    .description("The caller is an admin or acts on its own user."),
-    RuleDefault::new(
-        "token_subject",
-        "user_id:%(target.token.user_id)s",
-    )
-    .description("The token being inspected belongs to the caller."),
-    RuleDefault::new(
-        "admin_or_token_subject",
-        "rule:admin_required or rule:token_subject",
-    )
-    .description("The caller is an admin or inspects its own token."),
-    RuleDefault::new(
-        "service_admin_or_token_subject",
-        "rule:service_or_admin or rule:token_subject",
-    )
-    .description("The caller is an admin or a service user, or inspects its own token."),
+    RuleDefault::new("admin_required", "role:admin or is_admin:1")
+        .description("The caller holds the admin role (or carries the legacy is_admin credential)."),
+    RuleDefault::new("service_role", "role:service").description("The caller holds the service role."),
+    RuleDefault::new("service_or_admin", "rule:admin_required or rule:service_role")
+        .description("The caller is an admin or a service user."),
+    RuleDefault::new("owner", "user_id:%(user_id)s")
+        .description("The user named in the request path is the caller."),
+    RuleDefault::new("admin_or_owner", "rule:admin_required or rule:owner")
+        .description("The caller is an admin or acts on its own user."),
+    RuleDefault::new("token_subject", "user_id:%(target.token.user_id)s")
+        .description("The token being inspected belongs to the caller."),
+    RuleDefault::new("admin_or_token_subject", "rule:admin_required or rule:token_subject")
+        .description("The caller is an admin or inspects its own token."),
+    RuleDefault::new("service_admin_or_token_subject", "rule:service_or_admin or rule:token_subject")
+        .description("The caller is an admin or a service user, or inspects its own token."),
     RuleDefault::new(
         "domain_managed_target_role",
         concat!(
@@ -129,16 +104,11 @@ pub const DEFAULTS: &[RuleDefault] = &[
     // ---- Tokens: /v3/auth/tokens. (keystone/common/policies/token.py)
     RuleDefault::new(
         "identity:check_token",
-        concat!(
-            "rule:admin_required or (role:reader and system_scope:all) or",
-            " rule:token_subject",
-        ),
+        concat!("rule:admin_required or (role:reader and system_scope:all) or", " rule:token_subject",),
     )
     .description("Check that a token is valid, without returning it.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("HEAD", "/v3/auth/tokens"),
-    ]),
+    .operations(&[Operation::new("HEAD", "/v3/auth/tokens")]),
     RuleDefault::new(
         "identity:validate_token",
         concat!(
@@ -148,75 +118,37 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Validate a token and return its contents.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/auth/tokens"),
-    ]),
-    RuleDefault::new(
-        "identity:revoke_token",
-        "rule:admin_required or rule:token_subject",
-    )
-    .description("Revoke a token.")
-    .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("DELETE", "/v3/auth/tokens"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/auth/tokens")]),
+    RuleDefault::new("identity:revoke_token", "rule:admin_required or rule:token_subject")
+        .description("Revoke a token.")
+        .scope_types(ANY_SCOPE)
+        .operations(&[Operation::new("DELETE", "/v3/auth/tokens")]),
     // ---- Legacy token revocation list. (keystone/common/policies/token_revocation.py)
-    RuleDefault::new(
-        "identity:revocation_list",
-        "rule:service_or_admin",
-    )
-    .description("List revoked PKI tokens (obsolete API kept for compatibility).")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/auth/tokens/OS-PKI/revoked"),
-    ]),
+    RuleDefault::new("identity:revocation_list", "rule:service_or_admin")
+        .description("List revoked PKI tokens (obsolete API kept for compatibility).")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("GET", "/v3/auth/tokens/OS-PKI/revoked")]),
     // ---- Revocation events: /v3/OS-REVOKE. (keystone/common/policies/revoke_event.py)
-    RuleDefault::new(
-        "identity:list_revoke_events",
-        "rule:service_or_admin",
-    )
-    .description("List token revocation events.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/OS-REVOKE/events"),
-    ]),
+    RuleDefault::new("identity:list_revoke_events", "rule:service_or_admin")
+        .description("List token revocation events.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("GET", "/v3/OS-REVOKE/events")]),
     // ---- Scopes and catalog of the caller: /v3/auth/*. (keystone/common/policies/auth.py)
-    RuleDefault::new(
-        "identity:get_auth_catalog",
-        "",
-    )
-    .description("Return the service catalog of the caller's token.")
-    .operations(&[
-        Operation::new("GET", "/v3/auth/catalog"),
-        Operation::new("HEAD", "/v3/auth/catalog"),
-    ]),
-    RuleDefault::new(
-        "identity:get_auth_projects",
-        "",
-    )
-    .description("List the projects the caller may scope a token to.")
-    .operations(&[
-        Operation::new("GET", "/v3/auth/projects"),
-        Operation::new("HEAD", "/v3/auth/projects"),
-    ]),
-    RuleDefault::new(
-        "identity:get_auth_domains",
-        "",
-    )
-    .description("List the domains the caller may scope a token to.")
-    .operations(&[
-        Operation::new("GET", "/v3/auth/domains"),
-        Operation::new("HEAD", "/v3/auth/domains"),
-    ]),
-    RuleDefault::new(
-        "identity:get_auth_system",
-        "",
-    )
-    .description("List the system scopes the caller may scope a token to.")
-    .operations(&[
-        Operation::new("GET", "/v3/auth/system"),
-        Operation::new("HEAD", "/v3/auth/system"),
-    ]),
+    RuleDefault::new("identity:get_auth_catalog", "")
+        .description("Return the service catalog of the caller's token.")
+        .operations(&[Operation::new("GET", "/v3/auth/catalog"), Operation::new("HEAD", "/v3/auth/catalog")]),
+    RuleDefault::new("identity:get_auth_projects", "")
+        .description("List the projects the caller may scope a token to.")
+        .operations(&[
+            Operation::new("GET", "/v3/auth/projects"),
+            Operation::new("HEAD", "/v3/auth/projects"),
+        ]),
+    RuleDefault::new("identity:get_auth_domains", "")
+        .description("List the domains the caller may scope a token to.")
+        .operations(&[Operation::new("GET", "/v3/auth/domains"), Operation::new("HEAD", "/v3/auth/domains")]),
+    RuleDefault::new("identity:get_auth_system", "")
+        .description("List the system scopes the caller may scope a token to.")
+        .operations(&[Operation::new("GET", "/v3/auth/system"), Operation::new("HEAD", "/v3/auth/system")]),
     // ---- Domains. (keystone/common/policies/domain.py)
     RuleDefault::new(
         "identity:get_domain",
@@ -228,9 +160,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Show a domain.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/domains/{domain_id}"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/domains/{domain_id}")]),
     RuleDefault::new(
         "identity:list_domains",
         concat!(
@@ -240,36 +170,19 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("List domains.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/domains"),
-    ]),
-    RuleDefault::new(
-        "identity:create_domain",
-        "rule:admin_required",
-    )
-    .description("Create a domain.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("POST", "/v3/domains"),
-    ]),
-    RuleDefault::new(
-        "identity:update_domain",
-        "rule:admin_required",
-    )
-    .description("Update a domain.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PATCH", "/v3/domains/{domain_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_domain",
-        "rule:admin_required",
-    )
-    .description("Delete a domain.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/domains/{domain_id}"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/domains")]),
+    RuleDefault::new("identity:create_domain", "rule:admin_required")
+        .description("Create a domain.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("POST", "/v3/domains")]),
+    RuleDefault::new("identity:update_domain", "rule:admin_required")
+        .description("Update a domain.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PATCH", "/v3/domains/{domain_id}")]),
+    RuleDefault::new("identity:delete_domain", "rule:admin_required")
+        .description("Delete a domain.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/domains/{domain_id}")]),
     // ---- Projects and project tags. (keystone/common/policies/project.py)
     RuleDefault::new(
         "identity:get_project",
@@ -282,9 +195,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Show a project.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/projects/{project_id}"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/projects/{project_id}")]),
     RuleDefault::new(
         "identity:list_projects",
         concat!(
@@ -294,9 +205,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("List projects.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/projects"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/projects")]),
     RuleDefault::new(
         "identity:list_user_projects",
         concat!(
@@ -307,9 +216,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("List the projects a user holds roles on.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/users/{user_id}/projects"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/users/{user_id}/projects")]),
     RuleDefault::new(
         "identity:create_project",
         concat!(
@@ -320,9 +227,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Create a project.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("POST", "/v3/projects"),
-    ]),
+    .operations(&[Operation::new("POST", "/v3/projects")]),
     RuleDefault::new(
         "identity:update_project",
         concat!(
@@ -333,9 +238,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Update a project.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("PATCH", "/v3/projects/{project_id}"),
-    ]),
+    .operations(&[Operation::new("PATCH", "/v3/projects/{project_id}")]),
     RuleDefault::new(
         "identity:delete_project",
         concat!(
@@ -346,9 +249,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Delete a project.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("DELETE", "/v3/projects/{project_id}"),
-    ]),
+    .operations(&[Operation::new("DELETE", "/v3/projects/{project_id}")]),
     RuleDefault::new(
         "identity:list_project_tags",
         concat!(
@@ -389,9 +290,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Replace all of a project's tags.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("PUT", "/v3/projects/{project_id}/tags"),
-    ]),
+    .operations(&[Operation::new("PUT", "/v3/projects/{project_id}/tags")]),
     RuleDefault::new(
         "identity:create_project_tag",
         concat!(
@@ -402,9 +301,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Add one tag to a project.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("PUT", "/v3/projects/{project_id}/tags/{value}"),
-    ]),
+    .operations(&[Operation::new("PUT", "/v3/projects/{project_id}/tags/{value}")]),
     RuleDefault::new(
         "identity:delete_project_tags",
         concat!(
@@ -415,9 +312,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Remove all of a project's tags.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("DELETE", "/v3/projects/{project_id}/tags"),
-    ]),
+    .operations(&[Operation::new("DELETE", "/v3/projects/{project_id}/tags")]),
     RuleDefault::new(
         "identity:delete_project_tag",
         concat!(
@@ -428,9 +323,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Remove one tag from a project.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("DELETE", "/v3/projects/{project_id}/tags/{value}"),
-    ]),
+    .operations(&[Operation::new("DELETE", "/v3/projects/{project_id}/tags/{value}")]),
     // ---- Users. (keystone/common/policies/user.py)
     RuleDefault::new(
         "identity:get_user",
@@ -455,62 +348,34 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("List users.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/users"),
-        Operation::new("HEAD", "/v3/users"),
-    ]),
-    RuleDefault::new(
-        "identity:list_projects_for_user",
-        "",
-    )
-    .description("List the projects a federated user may access (OS-FEDERATION).")
-    .operations(&[
-        Operation::new("GET", "/v3/auth/projects"),
-    ]),
-    RuleDefault::new(
-        "identity:list_domains_for_user",
-        "",
-    )
-    .description("List the domains a federated user may access (OS-FEDERATION).")
-    .operations(&[
-        Operation::new("GET", "/v3/auth/domains"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/users"), Operation::new("HEAD", "/v3/users")]),
+    RuleDefault::new("identity:list_projects_for_user", "")
+        .description("List the projects a federated user may access (OS-FEDERATION).")
+        .operations(&[Operation::new("GET", "/v3/auth/projects")]),
+    RuleDefault::new("identity:list_domains_for_user", "")
+        .description("List the domains a federated user may access (OS-FEDERATION).")
+        .operations(&[Operation::new("GET", "/v3/auth/domains")]),
     RuleDefault::new(
         "identity:create_user",
-        concat!(
-            "(rule:admin_required) or (role:manager and",
-            " token.domain.id:%(target.user.domain_id)s)",
-        ),
+        concat!("(rule:admin_required) or (role:manager and", " token.domain.id:%(target.user.domain_id)s)",),
     )
     .description("Create a user.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("POST", "/v3/users"),
-    ]),
+    .operations(&[Operation::new("POST", "/v3/users")]),
     RuleDefault::new(
         "identity:update_user",
-        concat!(
-            "(rule:admin_required) or (role:manager and",
-            " token.domain.id:%(target.user.domain_id)s)",
-        ),
+        concat!("(rule:admin_required) or (role:manager and", " token.domain.id:%(target.user.domain_id)s)",),
     )
     .description("Update a user, including an administrator's password reset.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("PATCH", "/v3/users/{user_id}"),
-    ]),
+    .operations(&[Operation::new("PATCH", "/v3/users/{user_id}")]),
     RuleDefault::new(
         "identity:delete_user",
-        concat!(
-            "(rule:admin_required) or (role:manager and",
-            " token.domain.id:%(target.user.domain_id)s)",
-        ),
+        concat!("(rule:admin_required) or (role:manager and", " token.domain.id:%(target.user.domain_id)s)",),
     )
     .description("Delete a user.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("DELETE", "/v3/users/{user_id}"),
-    ]),
+    .operations(&[Operation::new("DELETE", "/v3/users/{user_id}")]),
     // ---- Groups and group membership. (keystone/common/policies/group.py)
     RuleDefault::new(
         "identity:get_group",
@@ -534,10 +399,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("List groups.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/groups"),
-        Operation::new("HEAD", "/v3/groups"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/groups"), Operation::new("HEAD", "/v3/groups")]),
     RuleDefault::new(
         "identity:list_groups_for_user",
         concat!(
@@ -554,40 +416,25 @@ pub const DEFAULTS: &[RuleDefault] = &[
     ]),
     RuleDefault::new(
         "identity:create_group",
-        concat!(
-            "(rule:admin_required) or (role:manager and",
-            " domain_id:%(target.group.domain_id)s)",
-        ),
+        concat!("(rule:admin_required) or (role:manager and", " domain_id:%(target.group.domain_id)s)",),
     )
     .description("Create a group.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("POST", "/v3/groups"),
-    ]),
+    .operations(&[Operation::new("POST", "/v3/groups")]),
     RuleDefault::new(
         "identity:update_group",
-        concat!(
-            "(rule:admin_required) or (role:manager and",
-            " domain_id:%(target.group.domain_id)s)",
-        ),
+        concat!("(rule:admin_required) or (role:manager and", " domain_id:%(target.group.domain_id)s)",),
     )
     .description("Update a group.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("PATCH", "/v3/groups/{group_id}"),
-    ]),
+    .operations(&[Operation::new("PATCH", "/v3/groups/{group_id}")]),
     RuleDefault::new(
         "identity:delete_group",
-        concat!(
-            "(rule:admin_required) or (role:manager and",
-            " domain_id:%(target.group.domain_id)s)",
-        ),
+        concat!("(rule:admin_required) or (role:manager and", " domain_id:%(target.group.domain_id)s)",),
     )
     .description("Delete a group.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("DELETE", "/v3/groups/{group_id}"),
-    ]),
+    .operations(&[Operation::new("DELETE", "/v3/groups/{group_id}")]),
     RuleDefault::new(
         "identity:list_users_in_group",
         concat!(
@@ -611,9 +458,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Remove a user from a group.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("DELETE", "/v3/groups/{group_id}/users/{user_id}"),
-    ]),
+    .operations(&[Operation::new("DELETE", "/v3/groups/{group_id}/users/{user_id}")]),
     RuleDefault::new(
         "identity:check_user_in_group",
         concat!(
@@ -638,9 +483,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Add a user to a group.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("PUT", "/v3/groups/{group_id}/users/{user_id}"),
-    ]),
+    .operations(&[Operation::new("PUT", "/v3/groups/{group_id}/users/{user_id}")]),
     // ---- Roles, global and domain-specific. (keystone/common/policies/role.py)
     RuleDefault::new(
         "identity:get_role",
@@ -664,47 +507,26 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("List global roles.")
     .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/roles"),
-        Operation::new("HEAD", "/v3/roles"),
-    ]),
-    RuleDefault::new(
-        "identity:create_role",
-        "rule:admin_required",
-    )
-    .description("Create a global role.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("POST", "/v3/roles"),
-    ]),
-    RuleDefault::new(
-        "identity:update_role",
-        "rule:admin_required",
-    )
-    .description("Update a global role.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PATCH", "/v3/roles/{role_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_role",
-        "rule:admin_required",
-    )
-    .description("Delete a global role.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/roles/{role_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:get_domain_role",
-        "rule:admin_required or (role:reader and system_scope:all)",
-    )
-    .description("Show a domain-specific role.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/roles/{role_id}"),
-        Operation::new("HEAD", "/v3/roles/{role_id}"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/roles"), Operation::new("HEAD", "/v3/roles")]),
+    RuleDefault::new("identity:create_role", "rule:admin_required")
+        .description("Create a global role.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("POST", "/v3/roles")]),
+    RuleDefault::new("identity:update_role", "rule:admin_required")
+        .description("Update a global role.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PATCH", "/v3/roles/{role_id}")]),
+    RuleDefault::new("identity:delete_role", "rule:admin_required")
+        .description("Delete a global role.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/roles/{role_id}")]),
+    RuleDefault::new("identity:get_domain_role", "rule:admin_required or (role:reader and system_scope:all)")
+        .description("Show a domain-specific role.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[
+            Operation::new("GET", "/v3/roles/{role_id}"),
+            Operation::new("HEAD", "/v3/roles/{role_id}"),
+        ]),
     RuleDefault::new(
         "identity:list_domain_roles",
         "rule:admin_required or (role:reader and system_scope:all)",
@@ -715,33 +537,18 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("GET", "/v3/roles?domain_id={domain_id}"),
         Operation::new("HEAD", "/v3/roles?domain_id={domain_id}"),
     ]),
-    RuleDefault::new(
-        "identity:create_domain_role",
-        "rule:admin_required",
-    )
-    .description("Create a domain-specific role.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("POST", "/v3/roles"),
-    ]),
-    RuleDefault::new(
-        "identity:update_domain_role",
-        "rule:admin_required",
-    )
-    .description("Update a domain-specific role.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PATCH", "/v3/roles/{role_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_domain_role",
-        "rule:admin_required",
-    )
-    .description("Delete a domain-specific role.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/roles/{role_id}"),
-    ]),
+    RuleDefault::new("identity:create_domain_role", "rule:admin_required")
+        .description("Create a domain-specific role.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("POST", "/v3/roles")]),
+    RuleDefault::new("identity:update_domain_role", "rule:admin_required")
+        .description("Update a domain-specific role.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PATCH", "/v3/roles/{role_id}")]),
+    RuleDefault::new("identity:delete_domain_role", "rule:admin_required")
+        .description("Delete a domain-specific role.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/roles/{role_id}")]),
     // ---- Implied roles (role inference rules). (keystone/common/policies/implied_role.py)
     RuleDefault::new(
         "identity:get_implied_role",
@@ -749,9 +556,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Show one role implication: holders of the prior role also get the implied role.")
     .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/roles/{prior_role_id}/implies/{implied_role_id}"),
-    ]),
+    .operations(&[Operation::new("GET", "/v3/roles/{prior_role_id}/implies/{implied_role_id}")]),
     RuleDefault::new(
         "identity:list_implied_roles",
         "rule:admin_required or (role:reader and system_scope:all)",
@@ -762,24 +567,14 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("GET", "/v3/roles/{prior_role_id}/implies"),
         Operation::new("HEAD", "/v3/roles/{prior_role_id}/implies"),
     ]),
-    RuleDefault::new(
-        "identity:create_implied_role",
-        "rule:admin_required",
-    )
-    .description("Make one role imply another.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PUT", "/v3/roles/{prior_role_id}/implies/{implied_role_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_implied_role",
-        "rule:admin_required",
-    )
-    .description("Remove a role implication.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/roles/{prior_role_id}/implies/{implied_role_id}"),
-    ]),
+    RuleDefault::new("identity:create_implied_role", "rule:admin_required")
+        .description("Make one role imply another.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PUT", "/v3/roles/{prior_role_id}/implies/{implied_role_id}")]),
+    RuleDefault::new("identity:delete_implied_role", "rule:admin_required")
+        .description("Remove a role implication.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/roles/{prior_role_id}/implies/{implied_role_id}")]),
     RuleDefault::new(
         "identity:list_role_inference_rules",
         "rule:admin_required or (role:reader and system_scope:all)",
@@ -796,9 +591,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Check whether one role implies another.")
     .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("HEAD", "/v3/roles/{prior_role_id}/implies/{implied_role_id}"),
-    ]),
+    .operations(&[Operation::new("HEAD", "/v3/roles/{prior_role_id}/implies/{implied_role_id}")]),
     // ---- Role assignments. (keystone/common/policies/role_assignment.py)
     RuleDefault::new(
         "identity:list_role_assignments",
@@ -854,14 +647,38 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("GET", "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}"),
         Operation::new("HEAD", "/v3/domains/{domain_id}/groups/{group_id}/roles/{role_id}"),
         Operation::new("GET", "/v3/domains/{domain_id}/groups/{group_id}/roles/{role_id}"),
-        Operation::new("HEAD", "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("GET", "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("HEAD", "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("GET", "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("HEAD", "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("GET", "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("HEAD", "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("GET", "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
+        Operation::new(
+            "HEAD",
+            "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "GET",
+            "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "HEAD",
+            "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "GET",
+            "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "HEAD",
+            "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "GET",
+            "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "HEAD",
+            "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "GET",
+            "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
     ]),
     RuleDefault::new(
         "identity:list_grants",
@@ -888,8 +705,14 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("HEAD", "/v3/domains/{domain_id}/users/{user_id}/roles"),
         Operation::new("GET", "/v3/domains/{domain_id}/groups/{group_id}/roles"),
         Operation::new("HEAD", "/v3/domains/{domain_id}/groups/{group_id}/roles"),
-        Operation::new("GET", "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/inherited_to_projects"),
-        Operation::new("GET", "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/inherited_to_projects"),
+        Operation::new(
+            "GET",
+            "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/inherited_to_projects",
+        ),
+        Operation::new(
+            "GET",
+            "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/inherited_to_projects",
+        ),
     ]),
     RuleDefault::new(
         "identity:create_grant",
@@ -923,10 +746,22 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("PUT", "/v3/projects/{project_id}/groups/{group_id}/roles/{role_id}"),
         Operation::new("PUT", "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}"),
         Operation::new("PUT", "/v3/domains/{domain_id}/groups/{group_id}/roles/{role_id}"),
-        Operation::new("PUT", "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("PUT", "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("PUT", "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("PUT", "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
+        Operation::new(
+            "PUT",
+            "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "PUT",
+            "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "PUT",
+            "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "PUT",
+            "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
     ]),
     RuleDefault::new(
         "identity:revoke_grant",
@@ -960,10 +795,22 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("DELETE", "/v3/projects/{project_id}/groups/{group_id}/roles/{role_id}"),
         Operation::new("DELETE", "/v3/domains/{domain_id}/users/{user_id}/roles/{role_id}"),
         Operation::new("DELETE", "/v3/domains/{domain_id}/groups/{group_id}/roles/{role_id}"),
-        Operation::new("DELETE", "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("DELETE", "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("DELETE", "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects"),
-        Operation::new("DELETE", "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects"),
+        Operation::new(
+            "DELETE",
+            "/v3/OS-INHERIT/projects/{project_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "DELETE",
+            "/v3/OS-INHERIT/projects/{project_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "DELETE",
+            "/v3/OS-INHERIT/domains/{domain_id}/users/{user_id}/roles/{role_id}/inherited_to_projects",
+        ),
+        Operation::new(
+            "DELETE",
+            "/v3/OS-INHERIT/domains/{domain_id}/groups/{group_id}/roles/{role_id}/inherited_to_projects",
+        ),
     ]),
     RuleDefault::new(
         "identity:list_system_grants_for_user",
@@ -985,24 +832,14 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("HEAD", "/v3/system/users/{user_id}/roles/{role_id}"),
         Operation::new("GET", "/v3/system/users/{user_id}/roles/{role_id}"),
     ]),
-    RuleDefault::new(
-        "identity:create_system_grant_for_user",
-        "rule:admin_required",
-    )
-    .description("Grant a user a role on the system.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PUT", "/v3/system/users/{user_id}/roles/{role_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:revoke_system_grant_for_user",
-        "rule:admin_required",
-    )
-    .description("Revoke a user's role on the system.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/system/users/{user_id}/roles/{role_id}"),
-    ]),
+    RuleDefault::new("identity:create_system_grant_for_user", "rule:admin_required")
+        .description("Grant a user a role on the system.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PUT", "/v3/system/users/{user_id}/roles/{role_id}")]),
+    RuleDefault::new("identity:revoke_system_grant_for_user", "rule:admin_required")
+        .description("Revoke a user's role on the system.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/system/users/{user_id}/roles/{role_id}")]),
     RuleDefault::new(
         "identity:list_system_grants_for_group",
         "rule:admin_required or (role:reader and system_scope:all)",
@@ -1023,172 +860,87 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("HEAD", "/v3/system/groups/{group_id}/roles/{role_id}"),
         Operation::new("GET", "/v3/system/groups/{group_id}/roles/{role_id}"),
     ]),
-    RuleDefault::new(
-        "identity:create_system_grant_for_group",
-        "rule:admin_required",
-    )
-    .description("Grant a group a role on the system.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PUT", "/v3/system/groups/{group_id}/roles/{role_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:revoke_system_grant_for_group",
-        "rule:admin_required",
-    )
-    .description("Revoke a group's role on the system.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/system/groups/{group_id}/roles/{role_id}"),
-    ]),
+    RuleDefault::new("identity:create_system_grant_for_group", "rule:admin_required")
+        .description("Grant a group a role on the system.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PUT", "/v3/system/groups/{group_id}/roles/{role_id}")]),
+    RuleDefault::new("identity:revoke_system_grant_for_group", "rule:admin_required")
+        .description("Revoke a group's role on the system.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/system/groups/{group_id}/roles/{role_id}")]),
     // ---- Regions. (keystone/common/policies/region.py)
-    RuleDefault::new(
-        "identity:get_region",
-        "",
-    )
-    .description("Show a region.")
-    .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/regions/{region_id}"),
-        Operation::new("HEAD", "/v3/regions/{region_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:list_regions",
-        "",
-    )
-    .description("List regions.")
-    .scope_types(ANY_SCOPE)
-    .operations(&[
-        Operation::new("GET", "/v3/regions"),
-        Operation::new("HEAD", "/v3/regions"),
-    ]),
-    RuleDefault::new(
-        "identity:create_region",
-        "rule:admin_required",
-    )
-    .description("Create a region.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("POST", "/v3/regions"),
-        Operation::new("PUT", "/v3/regions/{region_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:update_region",
-        "rule:admin_required",
-    )
-    .description("Update a region.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PATCH", "/v3/regions/{region_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_region",
-        "rule:admin_required",
-    )
-    .description("Delete a region.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/regions/{region_id}"),
-    ]),
+    RuleDefault::new("identity:get_region", "")
+        .description("Show a region.")
+        .scope_types(ANY_SCOPE)
+        .operations(&[
+            Operation::new("GET", "/v3/regions/{region_id}"),
+            Operation::new("HEAD", "/v3/regions/{region_id}"),
+        ]),
+    RuleDefault::new("identity:list_regions", "")
+        .description("List regions.")
+        .scope_types(ANY_SCOPE)
+        .operations(&[Operation::new("GET", "/v3/regions"), Operation::new("HEAD", "/v3/regions")]),
+    RuleDefault::new("identity:create_region", "rule:admin_required")
+        .description("Create a region.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[
+            Operation::new("POST", "/v3/regions"),
+            Operation::new("PUT", "/v3/regions/{region_id}"),
+        ]),
+    RuleDefault::new("identity:update_region", "rule:admin_required")
+        .description("Update a region.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PATCH", "/v3/regions/{region_id}")]),
+    RuleDefault::new("identity:delete_region", "rule:admin_required")
+        .description("Delete a region.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/regions/{region_id}")]),
     // ---- Services. (keystone/common/policies/service.py)
-    RuleDefault::new(
-        "identity:get_service",
-        "rule:admin_required or (role:reader and system_scope:all)",
-    )
-    .description("Show a service.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/services/{service_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:list_services",
-        "rule:admin_required or (role:reader and system_scope:all)",
-    )
-    .description("List services.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/services"),
-    ]),
-    RuleDefault::new(
-        "identity:create_service",
-        "rule:admin_required",
-    )
-    .description("Create a service.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("POST", "/v3/services"),
-    ]),
-    RuleDefault::new(
-        "identity:update_service",
-        "rule:admin_required",
-    )
-    .description("Update a service.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PATCH", "/v3/services/{service_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_service",
-        "rule:admin_required",
-    )
-    .description("Delete a service.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/services/{service_id}"),
-    ]),
+    RuleDefault::new("identity:get_service", "rule:admin_required or (role:reader and system_scope:all)")
+        .description("Show a service.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("GET", "/v3/services/{service_id}")]),
+    RuleDefault::new("identity:list_services", "rule:admin_required or (role:reader and system_scope:all)")
+        .description("List services.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("GET", "/v3/services")]),
+    RuleDefault::new("identity:create_service", "rule:admin_required")
+        .description("Create a service.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("POST", "/v3/services")]),
+    RuleDefault::new("identity:update_service", "rule:admin_required")
+        .description("Update a service.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PATCH", "/v3/services/{service_id}")]),
+    RuleDefault::new("identity:delete_service", "rule:admin_required")
+        .description("Delete a service.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/services/{service_id}")]),
     // ---- Endpoints. (keystone/common/policies/endpoint.py)
-    RuleDefault::new(
-        "identity:get_endpoint",
-        "rule:admin_required or (role:reader and system_scope:all)",
-    )
-    .description("Show an endpoint.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/endpoints/{endpoint_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:list_endpoints",
-        "rule:admin_required or (role:reader and system_scope:all)",
-    )
-    .description("List endpoints.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("GET", "/v3/endpoints"),
-    ]),
-    RuleDefault::new(
-        "identity:create_endpoint",
-        "rule:admin_required",
-    )
-    .description("Create an endpoint.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("POST", "/v3/endpoints"),
-    ]),
-    RuleDefault::new(
-        "identity:update_endpoint",
-        "rule:admin_required",
-    )
-    .description("Update an endpoint.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("PATCH", "/v3/endpoints/{endpoint_id}"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_endpoint",
-        "rule:admin_required",
-    )
-    .description("Delete an endpoint.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/endpoints/{endpoint_id}"),
-    ]),
+    RuleDefault::new("identity:get_endpoint", "rule:admin_required or (role:reader and system_scope:all)")
+        .description("Show an endpoint.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("GET", "/v3/endpoints/{endpoint_id}")]),
+    RuleDefault::new("identity:list_endpoints", "rule:admin_required or (role:reader and system_scope:all)")
+        .description("List endpoints.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("GET", "/v3/endpoints")]),
+    RuleDefault::new("identity:create_endpoint", "rule:admin_required")
+        .description("Create an endpoint.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("POST", "/v3/endpoints")]),
+    RuleDefault::new("identity:update_endpoint", "rule:admin_required")
+        .description("Update an endpoint.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("PATCH", "/v3/endpoints/{endpoint_id}")]),
+    RuleDefault::new("identity:delete_endpoint", "rule:admin_required")
+        .description("Delete an endpoint.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new("DELETE", "/v3/endpoints/{endpoint_id}")]),
     // ---- Application credentials. (keystone/common/policies/application_credential.py)
     RuleDefault::new(
         "identity:get_application_credential",
-        concat!(
-            "(rule:admin_required) or (role:reader and system_scope:all) or",
-            " rule:owner",
-        ),
+        concat!("(rule:admin_required) or (role:reader and system_scope:all) or", " rule:owner",),
     )
     .description("Show one of a user's application credentials.")
     .scope_types(SYSTEM_PROJECT)
@@ -1198,10 +950,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     ]),
     RuleDefault::new(
         "identity:list_application_credentials",
-        concat!(
-            "(rule:admin_required) or (role:reader and system_scope:all) or",
-            " rule:owner",
-        ),
+        concat!("(rule:admin_required) or (role:reader and system_scope:all) or", " rule:owner",),
     )
     .description("List a user's application credentials.")
     .scope_types(SYSTEM_PROJECT)
@@ -1209,24 +958,17 @@ pub const DEFAULTS: &[RuleDefault] = &[
         Operation::new("GET", "/v3/users/{user_id}/application_credentials"),
         Operation::new("HEAD", "/v3/users/{user_id}/application_credentials"),
     ]),
-    RuleDefault::new(
-        "identity:create_application_credential",
-        "user_id:%(user_id)s",
-    )
-    .description("Create an application credential for the calling user.")
-    .scope_types(PROJECT)
-    .operations(&[
-        Operation::new("POST", "/v3/users/{user_id}/application_credentials"),
-    ]),
-    RuleDefault::new(
-        "identity:delete_application_credential",
-        "rule:admin_or_owner",
-    )
-    .description("Delete one of a user's application credentials.")
-    .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/users/{user_id}/application_credentials/{application_credential_id}"),
-    ]),
+    RuleDefault::new("identity:create_application_credential", "user_id:%(user_id)s")
+        .description("Create an application credential for the calling user.")
+        .scope_types(PROJECT)
+        .operations(&[Operation::new("POST", "/v3/users/{user_id}/application_credentials")]),
+    RuleDefault::new("identity:delete_application_credential", "rule:admin_or_owner")
+        .description("Delete one of a user's application credentials.")
+        .scope_types(SYSTEM_PROJECT)
+        .operations(&[Operation::new(
+            "DELETE",
+            "/v3/users/{user_id}/application_credentials/{application_credential_id}",
+        )]),
     // ---- Access rules of application credentials. (keystone/common/policies/access_rule.py)
     RuleDefault::new(
         "identity:get_access_rule",
@@ -1254,9 +996,7 @@ pub const DEFAULTS: &[RuleDefault] = &[
     )
     .description("Delete an access rule of a user's application credentials.")
     .scope_types(SYSTEM_PROJECT)
-    .operations(&[
-        Operation::new("DELETE", "/v3/users/{user_id}/access_rules/{access_rule_id}"),
-    ]),
+    .operations(&[Operation::new("DELETE", "/v3/users/{user_id}/access_rules/{access_rule_id}")]),
 ];
 
 #[cfg(test)]
@@ -1329,18 +1069,12 @@ mod tests {
 
     fn is_read(name: &str) -> bool {
         let action = name.trim_start_matches("identity:");
-        ["get_", "list_", "check_", "validate_"]
-            .iter()
-            .any(|p| action.starts_with(p))
+        ["get_", "list_", "check_", "validate_"].iter().any(|p| action.starts_with(p))
             || action == "revocation_list"
     }
 
     fn allowed(p: &Policy, creds: &Credentials, target: &Value) -> Vec<&'static str> {
-        DEFAULTS
-            .iter()
-            .filter(|d| p.enforce(d.name, creds, target))
-            .map(|d| d.name)
-            .collect()
+        DEFAULTS.iter().filter(|d| p.enforce(d.name, creds, target)).map(|d| d.name).collect()
     }
 
     /// The `identity:*` rules (the operations) that deny.
@@ -1567,10 +1301,7 @@ mod tests {
             "identity:list_groups_for_user",
         ] {
             assert!(p.enforce(name, &dreader, &in_domain), "{name} in domain");
-            assert!(
-                !p.enforce(name, &dreader, &away),
-                "{name} in another domain"
-            );
+            assert!(!p.enforce(name, &dreader, &away), "{name} in another domain");
         }
         for name in [
             "identity:create_user",
@@ -1593,21 +1324,12 @@ mod tests {
         let reader = system_creds(&["reader"]);
         let foreign = full_target(OTHER, OTHER_DOM, "member");
         let may: Vec<&str> = allowed(&p, &reader, &foreign);
-        let reads_refused: Vec<&str> = DEFAULTS
-            .iter()
-            .filter(|d| is_read(d.name) && !may.contains(&d.name))
-            .map(|d| d.name)
-            .collect();
+        let reads_refused: Vec<&str> =
+            DEFAULTS.iter().filter(|d| is_read(d.name) && !may.contains(&d.name)).map(|d| d.name).collect();
         // Only the service-facing revocation APIs are closed to readers.
-        assert_eq!(
-            reads_refused,
-            ["identity:revocation_list", "identity:list_revoke_events"]
-        );
-        let writes_allowed: Vec<&str> = may
-            .iter()
-            .copied()
-            .filter(|n| n.starts_with("identity:") && !is_read(n))
-            .collect();
+        assert_eq!(reads_refused, ["identity:revocation_list", "identity:list_revoke_events"]);
+        let writes_allowed: Vec<&str> =
+            may.iter().copied().filter(|n| n.starts_with("identity:") && !is_read(n)).collect();
         assert_eq!(writes_allowed, Vec::<&str>::new());
         // Spot checks, including what a system reader may see of other users.
         for name in [
@@ -1655,9 +1377,7 @@ mod tests {
         // Application credentials are for project-scoped tokens.
         let domain_me = domain_creds(&["member", "reader"]);
         assert_eq!(
-            p.authorize("identity:create_application_credential", &domain_me, &mine)
-                .unwrap_err()
-                .reason,
+            p.authorize("identity:create_application_credential", &domain_me, &mine).unwrap_err().reason,
             DenyReason::Scope(Scope::Domain)
         );
     }
@@ -1668,11 +1388,7 @@ mod tests {
         let me = project_creds(&["member", "reader"]);
         let mine = json!({"target": {"token": {"user_id": ME}}});
         let theirs = json!({"target": {"token": {"user_id": OTHER}}});
-        for name in [
-            "identity:check_token",
-            "identity:validate_token",
-            "identity:revoke_token",
-        ] {
+        for name in ["identity:check_token", "identity:validate_token", "identity:revoke_token"] {
             assert!(p.enforce(name, &me, &mine), "{name}");
             assert!(!p.enforce(name, &me, &theirs), "{name}");
             assert!(!p.enforce(name, &me, &json!({})), "{name}");
@@ -1713,10 +1429,7 @@ mod tests {
             "identity:create_project",
             "identity:create_grant",
         ] {
-            assert!(
-                !p.enforce(name, &manager, &away),
-                "{name} in another domain"
-            );
+            assert!(!p.enforce(name, &manager, &away), "{name} in another domain");
         }
         // Managers hand out manager/member/reader, never admin.
         let admin_role = full_target(OTHER, DOM, "admin");
@@ -1726,9 +1439,7 @@ mod tests {
         assert!(!p.enforce("identity:create_domain", &manager, &in_domain));
         let domain_admin = domain_creds(&["admin"]);
         assert_eq!(
-            p.authorize("identity:create_domain", &domain_admin, &in_domain)
-                .unwrap_err()
-                .reason,
+            p.authorize("identity:create_domain", &domain_admin, &in_domain).unwrap_err().reason,
             DenyReason::Scope(Scope::Domain)
         );
         // A manager on a project is not a domain manager.
@@ -1748,15 +1459,9 @@ mod tests {
             })
         };
         let check = |role: Value| p.enforce("identity:check_grant", &dreader, &grant(role));
-        assert!(check(
-            json!({"id": "r1", "name": "member", "domain_id": null})
-        ));
-        assert!(check(
-            json!({"id": "r2", "name": "custom", "domain_id": DOM})
-        ));
-        assert!(!check(
-            json!({"id": "r3", "name": "custom", "domain_id": OTHER_DOM})
-        ));
+        assert!(check(json!({"id": "r1", "name": "member", "domain_id": null})));
+        assert!(check(json!({"id": "r2", "name": "custom", "domain_id": DOM})));
+        assert!(!check(json!({"id": "r3", "name": "custom", "domain_id": OTHER_DOM})));
         assert!(!check(json!({"id": "r4", "name": "custom"})));
     }
 }

@@ -38,7 +38,8 @@ impl Identity {
         let url = config.database_url("identity", &config.identity.database_url);
         let db = Db::connect(&url).await?;
         let store = Store::open(db).await?;
-        let repo = KeyRepository::new(config.key_repository()).with_max_active_keys(config.identity.max_active_keys as usize);
+        let repo = KeyRepository::new(config.key_repository())
+            .with_max_active_keys(config.identity.max_active_keys as usize);
         repo.setup().context("setting up the fernet key repository")?;
         let tokens = TokenProvider::from_repository(&repo).context("loading fernet keys")?;
         let mut policy = Policy::new(crate::policy_defaults::DEFAULTS)?;
@@ -143,18 +144,23 @@ impl Identity {
     }
 
     pub async fn revoke_user(&self, user_id: &str) -> ApiResult<()> {
-        self.revoke_issued_before_now(RevokeEvent::for_user(user_id, Utc::now()))
-            .await
+        self.revoke_issued_before_now(RevokeEvent::for_user(user_id, Utc::now())).await
     }
 
     pub async fn revoke_project(&self, project_id: &str) -> ApiResult<()> {
-        self.revoke_issued_before_now(RevokeEvent { project_id: Some(project_id.into()), ..RevokeEvent::new(Utc::now()) })
+        self.revoke_issued_before_now(RevokeEvent {
+            project_id: Some(project_id.into()),
+            ..RevokeEvent::new(Utc::now())
+        })
         .await
     }
 
     pub async fn revoke_domain(&self, domain_id: &str) -> ApiResult<()> {
-        self.revoke_issued_before_now(RevokeEvent { domain_id: Some(domain_id.into()), ..RevokeEvent::new(Utc::now()) })
-            .await
+        self.revoke_issued_before_now(RevokeEvent {
+            domain_id: Some(domain_id.into()),
+            ..RevokeEvent::new(Utc::now())
+        })
+        .await
     }
 }
 
@@ -174,7 +180,10 @@ impl Identity {
         use crate::model::ActorType;
         let assignments = self
             .store
-            .list_assignments(&crate::store::AssignmentFilter { role_id: Some(role_id.into()), ..Default::default() })
+            .list_assignments(&crate::store::AssignmentFilter {
+                role_id: Some(role_id.into()),
+                ..Default::default()
+            })
             .await?;
         let mut users = std::collections::BTreeSet::new();
         for a in assignments {
@@ -190,10 +199,7 @@ impl Identity {
 
     /// Revokes the tokens of several users at once (one wait for the second to pass).
     pub async fn revoke_users(&self, user_ids: &[String]) -> ApiResult<()> {
-        let events = user_ids
-            .iter()
-            .map(|u| RevokeEvent::for_user(u.clone(), Utc::now()))
-            .collect();
+        let events = user_ids.iter().map(|u| RevokeEvent::for_user(u.clone(), Utc::now())).collect();
         self.revoke_all_issued_before_now(events).await
     }
 }

@@ -89,7 +89,8 @@ impl Identity {
                 (user, vec!["password".to_string()], now + lifetime, vec![new_audit_id()], None, None)
             }
             Credential::Token { token } => {
-                let original = self.validate(&token, ResolveOptions::default()).await.map_err(|e| e.unauthorized())?;
+                let original =
+                    self.validate(&token, ResolveOptions::default()).await.map_err(|e| e.unauthorized())?;
                 if original.application_credential.is_some() {
                     return Err(ApiError::forbidden(
                         "A token created with an application credential cannot be rescoped.",
@@ -164,7 +165,8 @@ impl Identity {
             Some(u) => u,
             None => {
                 // Spend the time a real check would, so a missing user does not show.
-                password::verify(password, "$2b$04$invalidinvalidinvalidinu0000000000000000000000000000000").await;
+                password::verify(password, "$2b$04$invalidinvalidinvalidinu0000000000000000000000000000000")
+                    .await;
                 return Err(bad_credentials());
             }
         };
@@ -272,9 +274,11 @@ impl Identity {
             ScopeRequest::Default => {
                 let Some(pid) = &user.default_project_id else { return Ok(None) };
                 let usable = match self.store.get_project(pid).await? {
-                    Some(p) if p.enabled => {
-                        !self.store.effective_role_ids(&user.id, &ScopeRef::Project(p.id.clone())).await?.is_empty()
-                    }
+                    Some(p) if p.enabled => !self
+                        .store
+                        .effective_role_ids(&user.id, &ScopeRef::Project(p.id.clone()))
+                        .await?
+                        .is_empty(),
                     _ => false,
                 };
                 Ok(usable.then(|| ScopeRef::Project(pid.clone())))
@@ -310,19 +314,20 @@ impl Identity {
 
     /// Validates a token: signature, expiry, revocation, and that its user, scope and roles
     /// still stand. Answers from a cache that any identity change clears.
-    pub async fn validate(&self, token: &str, opts: ResolveOptions) -> Result<Arc<AuthContext>, InvalidToken> {
+    pub async fn validate(
+        &self,
+        token: &str,
+        opts: ResolveOptions,
+    ) -> Result<Arc<AuthContext>, InvalidToken> {
         let now = Utc::now();
         let generation = self.generation();
         if let Some((g, ctx)) = self.token_cache.read().expect("token cache").get(token) {
-            if *g == generation && (ctx.expires_at > now || opts.allow_expired) {
-                if ctx.expires_at > now || self.within_expired_window(ctx.expires_at, now) {
-                    return Ok(ctx.clone());
-                }
+            if *g == generation && self.usable_at(ctx.expires_at, now, opts) {
+                return Ok(ctx.clone());
             }
         }
         let validated = self.tokens.decode(token).map_err(|e| InvalidToken(e.to_string()))?;
-        let expires = validated.payload.expires_at;
-        if expires <= now && !(opts.allow_expired && self.within_expired_window(expires, now)) {
+        if !self.usable_at(validated.payload.expires_at, now, opts) {
             return Err(InvalidToken("The token has expired.".into()));
         }
         let ctx = match self.context_for(&validated).await {
@@ -349,8 +354,10 @@ impl Identity {
         Ok(ctx)
     }
 
-    fn within_expired_window(&self, expires: DateTime<Utc>, now: DateTime<Utc>) -> bool {
-        now < expires + chrono::Duration::seconds(self.config.identity.allow_expired_window as i64)
+    /// Unexpired, or (when the caller allows it) expired less than `allow_expired_window` ago.
+    fn usable_at(&self, expires: DateTime<Utc>, now: DateTime<Utc>, opts: ResolveOptions) -> bool {
+        let window = chrono::Duration::seconds(self.config.identity.allow_expired_window as i64);
+        expires > now || (opts.allow_expired && now < expires + window)
     }
 
     /// The full meaning of a decoded token as things stand now.
@@ -413,12 +420,10 @@ impl Identity {
         if let Some(scope) = &scope {
             let mut role_ids = self.store.effective_role_ids(&user.id, scope).await?;
             if let Some(cred_id) = &p.app_cred_id {
-                let cred = self
-                    .store
-                    .get_app_cred(cred_id)
-                    .await?
-                    .filter(|c| c.user_id == user.id)
-                    .ok_or_else(|| ContextError::Invalid("The application credential no longer exists.".into()))?;
+                let cred =
+                    self.store.get_app_cred(cred_id).await?.filter(|c| c.user_id == user.id).ok_or_else(
+                        || ContextError::Invalid("The application credential no longer exists.".into()),
+                    )?;
                 let granted: BTreeSet<String> =
                     self.store.implied_roles().await?.expand(cred.role_ids.iter().cloned());
                 role_ids = role_ids.intersection(&granted).cloned().collect();
@@ -492,7 +497,10 @@ impl Identity {
         });
         let obj = t.as_object_mut().expect("object");
         if let (Some(p), Some(d)) = (&ctx.project, &ctx.project_domain) {
-            obj.insert("project".into(), json!({"id": p.id, "name": p.name, "domain": {"id": d.id, "name": d.name}}));
+            obj.insert(
+                "project".into(),
+                json!({"id": p.id, "name": p.name, "domain": {"id": d.id, "name": d.name}}),
+            );
             obj.insert("is_domain".into(), json!(false));
             obj.insert("is_admin_project".into(), json!(ctx.is_admin_project));
         }
@@ -503,13 +511,19 @@ impl Identity {
             obj.insert("system".into(), json!({"all": true}));
         }
         if ctx.project.is_some() || ctx.domain.is_some() || ctx.system.is_some() {
-            obj.insert("roles".into(), json!(ctx.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>()));
+            obj.insert(
+                "roles".into(),
+                json!(ctx.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>()),
+            );
             if with_catalog {
                 obj.insert("catalog".into(), (*self.catalog().await?).clone());
             }
         }
         if let Some(ac) = &ctx.application_credential {
-            obj.insert("application_credential".into(), json!({"id": ac.id, "name": ac.name, "restricted": true}));
+            obj.insert(
+                "application_credential".into(),
+                json!({"id": ac.id, "name": ac.name, "restricted": true}),
+            );
         }
         Ok(json!({ "token": t }))
     }
@@ -540,7 +554,11 @@ impl From<ApiError> for ContextError {
 pub struct LocalResolver(pub Arc<Identity>);
 
 impl TokenResolver for LocalResolver {
-    fn resolve<'a>(&'a self, token: &'a str, opts: ResolveOptions) -> BoxFuture<'a, Result<Arc<AuthContext>, ApiError>> {
+    fn resolve<'a>(
+        &'a self,
+        token: &'a str,
+        opts: ResolveOptions,
+    ) -> BoxFuture<'a, Result<Arc<AuthContext>, ApiError>> {
         Box::pin(async move { self.0.validate(token, opts).await.map_err(InvalidToken::unauthorized) })
     }
 }

@@ -73,7 +73,8 @@ fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
     let config = load_config(&cli)?;
     init_logging(&config);
-    let runtime = tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
+    let runtime =
+        tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         match cli.command {
             Command::Up => services::up(config, true).await,
@@ -86,7 +87,8 @@ fn main() -> anyhow::Result<()> {
 
 fn fernet(config: Config, action: FernetAction) -> anyhow::Result<()> {
     use stratus_core::token::KeyRepository;
-    let repo = KeyRepository::new(config.key_repository()).with_max_active_keys(config.identity.max_active_keys as usize);
+    let repo = KeyRepository::new(config.key_repository())
+        .with_max_active_keys(config.identity.max_active_keys as usize);
     match action {
         FernetAction::Setup => {
             let outcome = repo.setup()?;

@@ -33,8 +33,13 @@ async fn open_identity(config: &Config) -> anyhow::Result<Arc<Identity>> {
     Identity::open(config.clone()).await
 }
 
-async fn bootstrap_with(identity: &Identity, config: &Config, password: Option<String>) -> anyhow::Result<BootstrapReport> {
-    let password = password.or_else(|| Some(config.identity.admin_password.clone()).filter(|p| !p.is_empty()));
+async fn bootstrap_with(
+    identity: &Identity,
+    config: &Config,
+    password: Option<String>,
+) -> anyhow::Result<BootstrapReport> {
+    let password =
+        password.or_else(|| Some(config.identity.admin_password.clone()).filter(|p| !p.is_empty()));
     let report = identity.bootstrap(password.as_deref(), &catalog(config)).await?;
     credentials::write(config, &report.admin_password)?;
     Ok(report)

@@ -33,12 +33,7 @@ pub fn finish(router: Router, service: &'static str, style: ErrorStyle, max_body
         .layer(middleware::from_fn(move |req, next| around_request(req, next, service, style)))
 }
 
-async fn around_request(
-    mut req: Request,
-    next: Next,
-    service: &'static str,
-    style: ErrorStyle,
-) -> Response {
+async fn around_request(mut req: Request, next: Next, service: &'static str, style: ErrorStyle) -> Response {
     let started = Instant::now();
     let id = format!("req-{}", uuid::Uuid::new_v4());
     req.extensions_mut().insert(RequestId(id.clone()));
@@ -48,8 +43,7 @@ async fn around_request(
     let resp = next.run(req).await;
     let mut resp = render_error(resp, style).await;
 
-    resp.headers_mut()
-        .insert(REQUEST_ID_HEADER, HeaderValue::from_str(&id).expect("ascii request id"));
+    resp.headers_mut().insert(REQUEST_ID_HEADER, HeaderValue::from_str(&id).expect("ascii request id"));
     let status = resp.status().as_u16();
     let elapsed_ms = started.elapsed().as_secs_f64() * 1000.0;
     if status >= 500 {
@@ -81,7 +75,9 @@ async fn render_error(resp: Response, style: ErrorStyle) -> Response {
             let text = String::from_utf8_lossy(&text).trim().to_string();
             let message = match parts.status {
                 StatusCode::PAYLOAD_TOO_LARGE => "Request body is too large.".to_string(),
-                StatusCode::METHOD_NOT_ALLOWED => "The method is not allowed for the requested URL.".to_string(),
+                StatusCode::METHOD_NOT_ALLOWED => {
+                    "The method is not allowed for the requested URL.".to_string()
+                }
                 _ if text.is_empty() => parts.status.canonical_reason().unwrap_or("Error").to_string(),
                 _ => text,
             };
@@ -118,9 +114,7 @@ pub async fn serve(
 /// Binds a listen address like `0.0.0.0:5000`, saying which service failed and why.
 pub async fn bind(name: &str, listen: &str) -> anyhow::Result<tokio::net::TcpListener> {
     use anyhow::Context;
-    tokio::net::TcpListener::bind(listen)
-        .await
-        .with_context(|| format!("{name}: cannot listen on {listen}"))
+    tokio::net::TcpListener::bind(listen).await.with_context(|| format!("{name}: cannot listen on {listen}"))
 }
 
 /// The scheme and authority the client used (`http://host:5000`), for `links` in bodies.

@@ -192,9 +192,7 @@ impl Credentials {
             ServiceProjectDomainId => opt(&self.service_project_domain_id, expected),
             ServiceRoles => self.service_roles.iter().any(|r| r == expected),
             TokenUserId => self.user_id.as_deref() == Some(expected),
-            TokenUserDomainId => {
-                self.user_id.is_some() && self.user_domain_id.as_deref() == Some(expected)
-            }
+            TokenUserDomainId => self.user_id.is_some() && self.user_domain_id.as_deref() == Some(expected),
             TokenProjectId => self.project_id.as_deref() == Some(expected),
             TokenProjectDomainId => {
                 self.project_id.is_some() && self.project_domain_id.as_deref() == Some(expected)
@@ -202,9 +200,7 @@ impl Credentials {
             TokenDomainId => self.domain_id.as_deref() == Some(expected),
             TokenSystemAll => self.system_all() && expected == "True",
             TokenRoleNames => self.roles.iter().any(|r| r == expected),
-            TokenIsAdminProject => {
-                self.project_id.is_some() && bool_str(self.is_admin_project) == expected
-            }
+            TokenIsAdminProject => self.project_id.is_some() && bool_str(self.is_admin_project) == expected,
             Extra(path) => {
                 let (first, rest) = path.split_first().expect("paths have a segment");
                 match self.extra.get(&**first) {
@@ -254,20 +250,11 @@ impl Credentials {
             out.insert("system".into(), Value::String(s.to_owned()));
         }
         out.insert("roles".into(), list(&self.roles));
-        out.insert(
-            "is_admin_project".into(),
-            Value::Bool(self.is_admin_project),
-        );
+        out.insert("is_admin_project".into(), Value::Bool(self.is_admin_project));
         out.insert("service_user_id".into(), opt(&self.service_user_id));
-        out.insert(
-            "service_user_domain_id".into(),
-            opt(&self.service_user_domain_id),
-        );
+        out.insert("service_user_domain_id".into(), opt(&self.service_user_domain_id));
         out.insert("service_project_id".into(), opt(&self.service_project_id));
-        out.insert(
-            "service_project_domain_id".into(),
-            opt(&self.service_project_domain_id),
-        );
+        out.insert("service_project_domain_id".into(), opt(&self.service_project_domain_id));
         out.insert("service_roles".into(), list(&self.service_roles));
 
         let mut token = Map::new();
@@ -284,10 +271,7 @@ impl Credentials {
                 project.insert("domain".into(), Value::Object(id(d)));
             }
             token.insert("project".into(), Value::Object(project));
-            token.insert(
-                "is_admin_project".into(),
-                Value::Bool(self.is_admin_project),
-            );
+            token.insert("is_admin_project".into(), Value::Bool(self.is_admin_project));
         }
         if let Some(d) = &self.domain_id {
             token.insert("domain".into(), Value::Object(id(d)));
@@ -374,11 +358,7 @@ mod tests {
             match v {
                 Value::Object(m) => {
                     for (k, v) in m {
-                        let p = if path.is_empty() {
-                            k.clone()
-                        } else {
-                            format!("{path}.{k}")
-                        };
+                        let p = if path.is_empty() { k.clone() } else { format!("{path}.{k}") };
                         walk(v, p, out);
                     }
                 }
@@ -396,14 +376,8 @@ mod tests {
         for (path, leaf) in leaves {
             let attr = CredAttr::parse(&path);
             let expected = crate::policy::check::py_str(&leaf).unwrap();
-            assert!(
-                creds.attr_matches(&attr, &expected),
-                "{path} should match {expected}"
-            );
-            assert!(
-                !creds.attr_matches(&attr, "no-such-value"),
-                "{path} should not match anything"
-            );
+            assert!(creds.attr_matches(&attr, &expected), "{path} should match {expected}");
+            assert!(!creds.attr_matches(&attr, "no-such-value"), "{path} should not match anything");
         }
     }
 

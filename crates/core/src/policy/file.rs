@@ -19,10 +19,7 @@ pub(crate) struct FileError {
 }
 
 fn err<T>(line: usize, message: impl Into<String>) -> Result<T, FileError> {
-    Err(FileError {
-        line,
-        message: message.into(),
-    })
+    Err(FileError { line, message: message.into() })
 }
 
 /// Parses override text, JSON if it starts with `{` (after blanks) and YAML otherwise.
@@ -53,9 +50,7 @@ fn parse_json(text: &str) -> Result<Vec<(String, String)>, FileError> {
         }
     }
     let mut de = serde_json::Deserializer::from_str(text);
-    let entries = de
-        .deserialize_map(EntriesVisitor)
-        .and_then(|e| de.end().map(|()| e));
+    let entries = de.deserialize_map(EntriesVisitor).and_then(|e| de.end().map(|()| e));
     let entries = match entries {
         Ok(Entries(e)) => e,
         Err(e) => return err(e.line(), format!("invalid JSON: {e}")),
@@ -94,10 +89,7 @@ fn parse_yaml(text: &str) -> Result<Vec<(String, String)>, FileError> {
         }
         if let Some((at, name)) = valueless.take() {
             if line.starts_with([' ', '\t']) {
-                return err(
-                    n,
-                    "indented line: nested mappings and lists are not supported",
-                );
+                return err(n, "indented line: nested mappings and lists are not supported");
             }
             return err(at, no_value(&name));
         }
@@ -115,10 +107,7 @@ fn parse_yaml(text: &str) -> Result<Vec<(String, String)>, FileError> {
             continue;
         }
         if line.starts_with([' ', '\t']) {
-            return err(
-                n,
-                "indented line: nested mappings and multi-line values are not supported",
-            );
+            return err(n, "indented line: nested mappings and multi-line values are not supported");
         }
         if strip_comment(line).trim_end() == "{}" {
             if !out.is_empty() || seen_empty_map {
@@ -223,10 +212,7 @@ fn yaml_value(rest: &str, n: usize) -> Result<Option<String>, FileError> {
         return err(n, "a plain value cannot contain `: `; quote it");
     }
     if !value.contains(':') && is_yaml_non_string(value) {
-        return err(
-            n,
-            format!("`{value}` is not a string in YAML; quote the check string"),
-        );
+        return err(n, format!("`{value}` is not a string in YAML; quote the check string"));
     }
     Ok(Some(value.to_owned()))
 }
@@ -236,23 +222,19 @@ fn check_plain_start(s: &str, n: usize, what: &str) -> Result<(), FileError> {
     let mut chars = s.chars();
     let first = chars.next().unwrap_or(' ');
     let second = chars.next().unwrap_or(' ');
-    let reserved = matches!(
-        first,
-        '[' | ']' | '{' | '}' | ',' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | '#'
-    ) || (matches!(first, '-' | '?' | ':') && (second == ' ' || second == '\t'));
+    let reserved =
+        matches!(first, '[' | ']' | '{' | '}' | ',' | '&' | '*' | '!' | '|' | '>' | '%' | '@' | '`' | '#')
+            || (matches!(first, '-' | '?' | ':') && (second == ' ' || second == '\t'));
     if reserved {
-        return err(
-            n,
-            format!("unsupported YAML: a plain {what} cannot start with `{first}`; quote it"),
-        );
+        return err(n, format!("unsupported YAML: a plain {what} cannot start with `{first}`; quote it"));
     }
     Ok(())
 }
 
 fn is_yaml_non_string(v: &str) -> bool {
     const WORDS: &[&str] = &[
-        "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "yes",
-        "Yes", "YES", "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
+        "~", "null", "Null", "NULL", "true", "True", "TRUE", "false", "False", "FALSE", "yes", "Yes", "YES",
+        "no", "No", "NO", "on", "On", "ON", "off", "Off", "OFF", "y", "Y", "n", "N",
     ];
     WORDS.contains(&v) || v.parse::<f64>().is_ok()
 }
@@ -308,10 +290,7 @@ fn quoted(s: &str, n: usize) -> Result<(String, &str), FileError> {
         }
         out.push(c);
     }
-    err(
-        n,
-        "unterminated quoted string (multi-line quoted values are not supported)",
-    )
+    err(n, "unterminated quoted string (multi-line quoted values are not supported)")
 }
 
 /// Double-quotes `s` for YAML (and JSON, which it is compatible with).
@@ -358,9 +337,7 @@ mod tests {
     use super::*;
 
     fn pairs(v: &[(&str, &str)]) -> Vec<(String, String)> {
-        v.iter()
-            .map(|(a, b)| (a.to_string(), b.to_string()))
-            .collect()
+        v.iter().map(|(a, b)| (a.to_string(), b.to_string())).collect()
     }
 
     fn yaml_err(text: &str) -> FileError {
@@ -379,17 +356,10 @@ mod tests {
         }"#;
         assert_eq!(
             parse_overrides(text).unwrap(),
-            pairs(&[
-                ("identity:get_user", "role:admin"),
-                ("custom", ""),
-                ("esc", "a:\"b\"")
-            ])
+            pairs(&[("identity:get_user", "role:admin"), ("custom", ""), ("esc", "a:\"b\"")])
         );
         assert_eq!(parse_overrides("{}").unwrap(), vec![]);
-        assert!(parse_overrides(r#"{"a": ["role:x"]}"#)
-            .unwrap_err()
-            .message
-            .contains("list form"));
+        assert!(parse_overrides(r#"{"a": ["role:x"]}"#).unwrap_err().message.contains("list form"));
         assert!(parse_overrides(r#"{"a": "x:1", "a": "y:2"}"#)
             .unwrap_err()
             .message
@@ -420,10 +390,7 @@ identity:list_users: rule:admin_required
         assert_eq!(
             parse_overrides(text).unwrap(),
             pairs(&[
-                (
-                    "identity:get_user",
-                    "(rule:admin_required) or user_id:%(target.user.id)s"
-                ),
+                ("identity:get_user", "(rule:admin_required) or user_id:%(target.user.id)s"),
                 ("single", "it's:%(x)s"),
                 ("plain_key", "role:admin or role:member"),
                 ("identity:list_users", "rule:admin_required"),
@@ -443,12 +410,8 @@ identity:list_users: rule:admin_required
             parse_overrides("\u{feff}--- # start\r\na: \"x:1\"\r\n...\n# end\n").unwrap(),
             pairs(&[("a", "x:1")])
         );
-        assert!(yaml_err("a: \"x:1\"\n---\nb: \"y:2\"\n")
-            .message
-            .contains("one YAML document"));
-        assert!(yaml_err("...\na: \"x:1\"\n")
-            .message
-            .contains("after the document end"));
+        assert!(yaml_err("a: \"x:1\"\n---\nb: \"y:2\"\n").message.contains("one YAML document"));
+        assert!(yaml_err("...\na: \"x:1\"\n").message.contains("after the document end"));
     }
 
     #[test]

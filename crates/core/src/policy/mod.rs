@@ -131,13 +131,7 @@ pub struct RuleDefault {
 
 impl RuleDefault {
     pub const fn new(name: &'static str, check_str: &'static str) -> Self {
-        RuleDefault {
-            name,
-            check_str,
-            description: "",
-            scope_types: &[],
-            operations: &[],
-        }
+        RuleDefault { name, check_str, description: "", scope_types: &[], operations: &[] }
     }
 
     pub const fn description(mut self, description: &'static str) -> Self {
@@ -182,11 +176,7 @@ pub enum PolicyError {
     },
     /// The override file is not JSON or not the supported YAML subset.
     #[error("{origin}{}: {message}", line_suffix(*.line))]
-    Format {
-        origin: String,
-        line: usize,
-        message: String,
-    },
+    Format { origin: String, line: usize, message: String },
 }
 
 fn line_suffix(line: usize) -> String {
@@ -285,10 +275,8 @@ impl Policy {
     /// YAML that `oslopolicy-sample-generator` writes. Nothing changes on error.
     pub fn load_overrides(&mut self, path: impl AsRef<Path>) -> Result<(), PolicyError> {
         let path = path.as_ref();
-        let text = std::fs::read_to_string(path).map_err(|source| PolicyError::Io {
-            path: path.to_owned(),
-            source,
-        })?;
+        let text = std::fs::read_to_string(path)
+            .map_err(|source| PolicyError::Io { path: path.to_owned(), source })?;
         self.apply_overrides(&text, &path.display().to_string())
     }
 
@@ -383,16 +371,15 @@ impl Policy {
                 if let Some(cycle) = visit(i, &self.checks, &mut marks, &mut Vec::new()) {
                     return Err(PolicyError::Cycle {
                         origin: origin.to_owned(),
-                        cycle: cycle
-                            .into_iter()
-                            .map(|k| self.meta[k].name.to_string())
-                            .collect(),
+                        cycle: cycle.into_iter().map(|k| self.meta[k].name.to_string()).collect(),
                     });
                 }
             }
         }
         for (rule, missing) in self.unresolved_references() {
-            tracing::warn!("{origin}: policy rule `{rule}` references undefined rule `{missing}`, which always denies");
+            tracing::warn!(
+                "{origin}: policy rule `{rule}` references undefined rule `{missing}`, which always denies"
+            );
         }
         Ok(())
     }
@@ -403,18 +390,10 @@ impl Policy {
     }
 
     /// Like [`Policy::enforce`], with the reason for a denial.
-    pub fn authorize(
-        &self,
-        rule: &str,
-        creds: &Credentials,
-        target: &Value,
-    ) -> Result<(), PolicyDenied> {
+    pub fn authorize(&self, rule: &str, creds: &Credentials, target: &Value) -> Result<(), PolicyDenied> {
         self.evaluate(rule, creds, target).map_err(|reason| {
             tracing::debug!(rule, ?reason, "policy denied");
-            PolicyDenied {
-                rule: rule.to_owned(),
-                reason,
-            }
+            PolicyDenied { rule: rule.to_owned(), reason }
         })
     }
 
@@ -430,11 +409,7 @@ impl Policy {
                 }
             }
         }
-        let cx = Ctx {
-            creds,
-            target,
-            rules: &self.checks,
-        };
+        let cx = Ctx { creds, target, rules: &self.checks };
         if self.checks[i].eval(&cx) {
             Ok(())
         } else {

@@ -23,9 +23,7 @@ pub struct ParseError {
 
 impl ParseError {
     fn new(message: impl Into<String>) -> Self {
-        ParseError {
-            message: message.into(),
-        }
+        ParseError { message: message.into() }
     }
 
     /// The human-readable reason.
@@ -184,19 +182,14 @@ fn parse_check(text: &str) -> Result<Check, ParseError> {
         _ => {}
     }
     let Some((kind, matched)) = text.split_once(':') else {
-        return Err(ParseError::new(format!(
-            "`{text}` is not a check: expected `kind:match`, `@` or `!`"
-        )));
+        return Err(ParseError::new(format!("`{text}` is not a check: expected `kind:match`, `@` or `!`")));
     };
     match kind {
         "rule" => {
             if matched.is_empty() {
                 return Err(ParseError::new("`rule:` needs a rule name"));
             }
-            Ok(Check::Rule(RuleRef {
-                name: matched.into(),
-                slot: None,
-            }))
+            Ok(Check::Rule(RuleRef { name: matched.into(), slot: None }))
         }
         "role" => {
             if matched.is_empty() {
@@ -204,32 +197,23 @@ fn parse_check(text: &str) -> Result<Check, ParseError> {
             }
             Ok(Check::Role(parse_template(matched)?))
         }
-        "http" | "https" => Err(ParseError::new(format!(
-            "`{text}`: remote (http/https) checks are not supported"
-        ))),
+        "http" | "https" => {
+            Err(ParseError::new(format!("`{text}`: remote (http/https) checks are not supported")))
+        }
         "" => Err(ParseError::new(format!("`{text}`: empty check kind"))),
         _ => {
             let left = match parse_literal(kind)? {
-                Some(value) => Left::Literal {
-                    text: kind.into(),
-                    value: value.into(),
-                },
+                Some(value) => Left::Literal { text: kind.into(), value: value.into() },
                 None => {
                     if kind.split('.').any(str::is_empty) {
                         return Err(ParseError::new(format!(
                             "`{kind}` is not a valid credential attribute path"
                         )));
                     }
-                    Left::Attr {
-                        path: kind.into(),
-                        attr: CredAttr::parse(kind),
-                    }
+                    Left::Attr { path: kind.into(), attr: CredAttr::parse(kind) }
                 }
             };
-            Ok(Check::Generic {
-                left,
-                right: parse_template(matched)?,
-            })
+            Ok(Check::Generic { left, right: parse_template(matched)? })
         }
     }
 }
@@ -269,10 +253,8 @@ fn parse_literal(kind: &str) -> Result<Option<String>, ParseError> {
         return Ok(Some(out));
     }
     let unsigned = kind.strip_prefix(['-', '+']).unwrap_or(kind);
-    let starts_numeric = unsigned
-        .as_bytes()
-        .first()
-        .is_some_and(|b| b.is_ascii_digit() || (*b == b'.' && unsigned.len() > 1));
+    let starts_numeric =
+        unsigned.as_bytes().first().is_some_and(|b| b.is_ascii_digit() || (*b == b'.' && unsigned.len() > 1));
     if !starts_numeric {
         return Ok(None);
     }
@@ -289,16 +271,11 @@ fn parse_literal(kind: &str) -> Result<Option<String>, ParseError> {
         let sign = if negative && digits != "0" { "-" } else { "" };
         return Ok(Some(format!("{sign}{digits}")));
     }
-    let is_float_syntax = unsigned
-        .bytes()
-        .all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
+    let is_float_syntax =
+        unsigned.bytes().all(|b| b.is_ascii_digit() || matches!(b, b'.' | b'e' | b'E' | b'+' | b'-'));
     match unsigned.parse::<f64>() {
-        Ok(v) if is_float_syntax && v.is_finite() => {
-            Ok(Some(py_float(if negative { -v } else { v })))
-        }
-        _ => Err(bad(
-            "not a number (an attribute path cannot start with a digit)",
-        )),
+        Ok(v) if is_float_syntax && v.is_finite() => Ok(Some(py_float(if negative { -v } else { v }))),
+        _ => Err(bad("not a number (an attribute path cannot start with a digit)")),
     }
 }
 
@@ -344,9 +321,7 @@ fn parse_template(text: &str) -> Result<Template, ParseError> {
         };
         let key = &after_paren[..end];
         let Some(r) = after_paren[end + 1..].strip_prefix('s') else {
-            return Err(ParseError::new(format!(
-                "`{text}`: only `%(key)s` substitutions are supported"
-            )));
+            return Err(ParseError::new(format!("`{text}`: only `%(key)s` substitutions are supported")));
         };
         if key.is_empty() {
             return Err(ParseError::new(format!("`{text}`: empty substitution key")));
@@ -354,10 +329,7 @@ fn parse_template(text: &str) -> Result<Template, ParseError> {
         if !lit.is_empty() {
             pieces.push(Piece::Text(std::mem::take(&mut lit).into()));
         }
-        pieces.push(Piece::Subst(Subst {
-            key: key.into(),
-            path: key.split('.').map(Box::from).collect(),
-        }));
+        pieces.push(Piece::Subst(Subst { key: key.into(), path: key.split('.').map(Box::from).collect() }));
         rest = r;
     }
     lit.push_str(rest);
@@ -380,9 +352,7 @@ mod tests {
     use super::*;
 
     fn canon(s: &str) -> String {
-        parse(s)
-            .unwrap_or_else(|e| panic!("{s:?} should parse: {e}"))
-            .to_string()
+        parse(s).unwrap_or_else(|e| panic!("{s:?} should parse: {e}")).to_string()
     }
 
     fn err(s: &str) -> String {
@@ -405,14 +375,8 @@ mod tests {
     fn precedence_and_binds_tighter_than_or() {
         assert_eq!(canon("a:1 or b:2 and c:3"), "(a:1 or (b:2 and c:3))");
         assert_eq!(canon("a:1 and b:2 or c:3"), "((a:1 and b:2) or c:3)");
-        assert_eq!(
-            canon("a:1 and b:2 or c:3 and d:4"),
-            "((a:1 and b:2) or (c:3 and d:4))"
-        );
-        assert_eq!(
-            canon("a:1 or b:2 and c:3 and d:4 or e:5"),
-            "(a:1 or (b:2 and c:3 and d:4) or e:5)"
-        );
+        assert_eq!(canon("a:1 and b:2 or c:3 and d:4"), "((a:1 and b:2) or (c:3 and d:4))");
+        assert_eq!(canon("a:1 or b:2 and c:3 and d:4 or e:5"), "(a:1 or (b:2 and c:3 and d:4) or e:5)");
         assert_eq!(canon("a:1 or b:2 or c:3"), "(a:1 or b:2 or c:3)");
     }
 
@@ -423,41 +387,26 @@ mod tests {
         assert_eq!(canon("a:1 and not b:2"), "(a:1 and not b:2)");
         assert_eq!(canon("not (a:1 or b:2)"), "not (a:1 or b:2)");
         assert_eq!(canon("not not a:1"), "not not a:1");
-        assert_eq!(
-            canon("NOT a:1 AND b:2 Or c:3"),
-            "((not a:1 and b:2) or c:3)"
-        );
+        assert_eq!(canon("NOT a:1 AND b:2 Or c:3"), "((not a:1 and b:2) or c:3)");
     }
 
     #[test]
     fn parentheses_group_and_may_touch_checks() {
         assert_eq!(canon("(a:1 or b:2) and c:3"), "((a:1 or b:2) and c:3)");
         assert_eq!(canon("((a:1))"), "a:1");
-        assert_eq!(
-            canon("a:1 or (b:2 or c:3) and d:4"),
-            "(a:1 or ((b:2 or c:3) and d:4))"
-        );
+        assert_eq!(canon("a:1 or (b:2 or c:3) and d:4"), "(a:1 or ((b:2 or c:3) and d:4))");
         assert_eq!(
             canon("(role:admin) or (role:reader and system_scope:all)"),
             "(role:admin or (role:reader and system_scope:all))"
         );
         // Parentheses inside a substitution belong to the check.
-        assert_eq!(
-            canon("(user_id:%(target.user.id)s)"),
-            "user_id:%(target.user.id)s"
-        );
+        assert_eq!(canon("(user_id:%(target.user.id)s)"), "user_id:%(target.user.id)s");
     }
 
     #[test]
     fn quoted_and_python_literals_on_the_left() {
         let c = parse("'member':%(role.name)s").unwrap();
-        let Check::Generic {
-            left: Left::Literal { value, .. },
-            ..
-        } = &c
-        else {
-            panic!("{c:?}")
-        };
+        let Check::Generic { left: Left::Literal { value, .. }, .. } = &c else { panic!("{c:?}") };
         assert_eq!(&**value, "member");
         let lit = |s: &str| parse_literal(s).unwrap();
         assert_eq!(lit("\"it's\"").as_deref(), Some("it's"));
@@ -484,23 +433,15 @@ mod tests {
 
     #[test]
     fn templates() {
-        assert_eq!(
-            parse_template("admin").unwrap(),
-            Template::Literal("admin".into())
-        );
-        assert_eq!(
-            parse_template("50%%").unwrap(),
-            Template::Literal("50%".into())
-        );
+        assert_eq!(parse_template("admin").unwrap(), Template::Literal("admin".into()));
+        assert_eq!(parse_template("50%%").unwrap(), Template::Literal("50%".into()));
         let t = parse_template("%(target.user.id)s").unwrap();
         let Template::Subst(s) = &t else { panic!() };
         assert_eq!(&*s.key, "target.user.id");
         assert_eq!(s.path.len(), 3);
         let t = parse_template("p-%(a)s/%(b.c)s%%").unwrap();
         assert_eq!(t.to_string(), "p-%(a)s/%(b.c)s%%");
-        let Template::Mixed(pieces) = &t else {
-            panic!()
-        };
+        let Template::Mixed(pieces) = &t else { panic!() };
         assert_eq!(pieces.len(), 5);
         assert_eq!(parse_template("%(f(x))s").unwrap().to_string(), "%(f(x))s");
         for bad in ["50%", "%s", "%(a)d", "%(a", "%()s", "%(a)"] {

@@ -90,9 +90,7 @@ fn generic_checks_against_credentials() {
 
     let mut custom = project_member();
     custom.extra.insert("tier".into(), json!("gold"));
-    custom
-        .extra
-        .insert("groups".into(), json!([{"name": "ops"}, {"name": "dev"}]));
+    custom.extra.insert("groups".into(), json!([{"name": "ops"}, {"name": "dev"}]));
     assert!(allows(&one("tier:gold"), &custom, &t));
     assert!(allows(&one("groups.name:dev"), &custom, &t));
     assert!(!allows(&one("groups.name:qa"), &custom, &t));
@@ -136,65 +134,25 @@ fn missing_target_keys_deny() {
     // `not` of a failed substitution passes, as in oslo.policy.
     let p = one("not None:%(target.project.domain_id)s");
     assert!(allows(&p, &c, &json!({})));
-    assert!(allows(
-        &p,
-        &c,
-        &json!({"target": {"project": {"domain_id": "d1"}}})
-    ));
-    assert!(!allows(
-        &p,
-        &c,
-        &json!({"target": {"project": {"domain_id": null}}})
-    ));
+    assert!(allows(&p, &c, &json!({"target": {"project": {"domain_id": "d1"}}})));
+    assert!(!allows(&p, &c, &json!({"target": {"project": {"domain_id": null}}})));
 }
 
 #[test]
 fn literal_left_checks() {
     let c = project_member();
     let p = one("'member':%(target.role.name)s or 'reader':%(target.role.name)s");
-    assert!(allows(
-        &p,
-        &c,
-        &json!({"target": {"role": {"name": "member"}}})
-    ));
-    assert!(allows(
-        &p,
-        &c,
-        &json!({"target": {"role": {"name": "reader"}}})
-    ));
-    assert!(!allows(
-        &p,
-        &c,
-        &json!({"target": {"role": {"name": "admin"}}})
-    ));
+    assert!(allows(&p, &c, &json!({"target": {"role": {"name": "member"}}})));
+    assert!(allows(&p, &c, &json!({"target": {"role": {"name": "reader"}}})));
+    assert!(!allows(&p, &c, &json!({"target": {"role": {"name": "admin"}}})));
     assert!(!allows(&p, &c, &json!({"target": {"role": {}}})));
     let enabled = one("True:%(target.user.enabled)s");
-    assert!(allows(
-        &enabled,
-        &c,
-        &json!({"target": {"user": {"enabled": true}}})
-    ));
-    assert!(!allows(
-        &enabled,
-        &c,
-        &json!({"target": {"user": {"enabled": false}}})
-    ));
-    assert!(!allows(
-        &enabled,
-        &c,
-        &json!({"target": {"user": {"enabled": "true"}}})
-    ));
+    assert!(allows(&enabled, &c, &json!({"target": {"user": {"enabled": true}}})));
+    assert!(!allows(&enabled, &c, &json!({"target": {"user": {"enabled": false}}})));
+    assert!(!allows(&enabled, &c, &json!({"target": {"user": {"enabled": "true"}}})));
     let global = one("None:%(target.role.domain_id)s");
-    assert!(allows(
-        &global,
-        &c,
-        &json!({"target": {"role": {"domain_id": null}}})
-    ));
-    assert!(!allows(
-        &global,
-        &c,
-        &json!({"target": {"role": {"domain_id": "d1"}}})
-    ));
+    assert!(allows(&global, &c, &json!({"target": {"role": {"domain_id": null}}})));
+    assert!(!allows(&global, &c, &json!({"target": {"role": {"domain_id": "d1"}}})));
     let number = one("3:%(n)s");
     assert!(allows(&number, &c, &json!({"n": 3})));
     assert!(allows(&number, &c, &json!({"n": "3"})));
@@ -209,22 +167,10 @@ fn boolean_structure() {
     let t = json!({});
     assert!(allows(&one("role:admin or role:member"), &c, &t));
     assert!(!allows(&one("role:admin and role:member"), &c, &t));
-    assert!(allows(
-        &one("role:admin or role:member and project_id:p1"),
-        &c,
-        &t
-    ));
+    assert!(allows(&one("role:admin or role:member and project_id:p1"), &c, &t));
     // `and` binds tighter: `admin or (member and p2)`.
-    assert!(!allows(
-        &one("role:admin or role:member and project_id:p2"),
-        &c,
-        &t
-    ));
-    assert!(!allows(
-        &one("(role:admin or role:member) and project_id:p2"),
-        &c,
-        &t
-    ));
+    assert!(!allows(&one("role:admin or role:member and project_id:p2"), &c, &t));
+    assert!(!allows(&one("(role:admin or role:member) and project_id:p2"), &c, &t));
     assert!(allows(&one("not role:admin and role:member"), &c, &t));
     assert!(!allows(&one("not (role:admin or role:member)"), &c, &t));
 }
@@ -247,11 +193,7 @@ fn rule_references_and_unknown_rules() {
     assert!(p.enforce("negated_dangling", &c, &json!({})));
     assert_eq!(
         p.unresolved_references(),
-        vec![
-            ("dangling", "nope"),
-            ("only_dangling", "nope"),
-            ("negated_dangling", "nope")
-        ]
+        vec![("dangling", "nope"), ("only_dangling", "nope"), ("negated_dangling", "nope")]
     );
     // Unknown rule names are denied, with the reason.
     assert!(!p.enforce("identity:nothing", &c, &json!({})));
@@ -266,17 +208,11 @@ fn rule_references_and_unknown_rules() {
 
 #[test]
 fn bad_defaults_are_reported_by_name() {
-    let e = Policy::new(&[
-        RuleDefault::new("fine", "role:a"),
-        RuleDefault::new("svc:broken", "role:a or"),
-    ])
-    .unwrap_err();
+    let e = Policy::new(&[RuleDefault::new("fine", "role:a"), RuleDefault::new("svc:broken", "role:a or")])
+        .unwrap_err();
     let msg = e.to_string();
     assert!(matches!(&e, PolicyError::InvalidRule { name, .. } if name == "svc:broken"));
-    assert!(
-        msg.contains("svc:broken") && msg.contains("end of rule"),
-        "{msg}"
-    );
+    assert!(msg.contains("svc:broken") && msg.contains("end of rule"), "{msg}");
 
     let e = Policy::new(&[RuleDefault::new("a", "@"), RuleDefault::new("a", "!")]).unwrap_err();
     assert!(matches!(e, PolicyError::DuplicateRule(n) if n == "a"));
@@ -287,9 +223,7 @@ fn bad_defaults_are_reported_by_name() {
         RuleDefault::new("c", "not rule:a"),
     ])
     .unwrap_err();
-    let PolicyError::Cycle { cycle, .. } = &e else {
-        panic!("{e}")
-    };
+    let PolicyError::Cycle { cycle, .. } = &e else { panic!("{e}") };
     assert_eq!(cycle, &["a", "b", "c", "a"]);
     let e = Policy::new(&[RuleDefault::new("self", "rule:self")]).unwrap_err();
     assert!(e.to_string().contains("self -> self"), "{e}");
@@ -298,8 +232,7 @@ fn bad_defaults_are_reported_by_name() {
 #[test]
 fn scope_types_are_enforced() {
     const DEFAULTS: &[RuleDefault] = &[
-        RuleDefault::new("sys_or_project", "role:admin")
-            .scope_types(&[Scope::System, Scope::Project]),
+        RuleDefault::new("sys_or_project", "role:admin").scope_types(&[Scope::System, Scope::Project]),
         RuleDefault::new("any", "role:admin"),
     ];
     let mut p = Policy::new(DEFAULTS).unwrap();
@@ -319,9 +252,7 @@ fn scope_types_are_enforced() {
     assert!(p.enforce("sys_or_project", &project_admin, &t));
     assert!(p.enforce("any", &domain_admin, &t));
     assert_eq!(
-        p.authorize("sys_or_project", &domain_admin, &t)
-            .unwrap_err()
-            .reason,
+        p.authorize("sys_or_project", &domain_admin, &t).unwrap_err().reason,
         DenyReason::Scope(Scope::Domain)
     );
     // Overriding the check string keeps the default's scope types.
@@ -338,10 +269,7 @@ const SERVICE_DEFAULTS: &[RuleDefault] = &[
     RuleDefault::new("svc:get", "rule:admin_required or role:reader")
         .description("Show a thing.")
         .scope_types(&[Scope::Project])
-        .operations(&[
-            Operation::new("GET", "/v1/things/{id}"),
-            Operation::new("HEAD", "/v1/things/{id}"),
-        ]),
+        .operations(&[Operation::new("GET", "/v1/things/{id}"), Operation::new("HEAD", "/v1/things/{id}")]),
     RuleDefault::new("svc:delete", "rule:admin_required"),
 ];
 
@@ -398,26 +326,16 @@ fn bad_overrides_change_nothing() {
     let mut p = Policy::new(SERVICE_DEFAULTS).unwrap();
     let before: Vec<String> = p.rules().map(|r| r.check_str.to_owned()).collect();
     let e = p
-        .apply_overrides(
-            "\"svc:delete\": \"@\"\n\"svc:get\": \"role:reader and\"\n",
-            "policy.yaml",
-        )
+        .apply_overrides("\"svc:delete\": \"@\"\n\"svc:get\": \"role:reader and\"\n", "policy.yaml")
         .unwrap_err();
     assert!(
         matches!(&e, PolicyError::InvalidRule { name, origin, .. } if name == "svc:get" && origin == "policy.yaml"),
         "{e}"
     );
-    let e = p
-        .apply_overrides("{\"admin_required\": \"rule:svc:delete\"}", "policy.json")
-        .unwrap_err();
+    let e = p.apply_overrides("{\"admin_required\": \"rule:svc:delete\"}", "policy.json").unwrap_err();
     assert!(matches!(e, PolicyError::Cycle { .. }), "{e}");
-    let e = p
-        .apply_overrides("a:\n  b: c\n", "policy.yaml")
-        .unwrap_err();
-    assert_eq!(
-        e.to_string(),
-        "policy.yaml:2: indented line: nested mappings and lists are not supported"
-    );
+    let e = p.apply_overrides("a:\n  b: c\n", "policy.yaml").unwrap_err();
+    assert_eq!(e.to_string(), "policy.yaml:2: indented line: nested mappings and lists are not supported");
     let after: Vec<String> = p.rules().map(|r| r.check_str.to_owned()).collect();
     assert_eq!(before, after);
     assert!(p.rules().all(|r| !r.overridden));
@@ -449,21 +367,15 @@ fn overrides_from_files() {
 #[test]
 fn listing_and_generated_yaml_round_trip() {
     let mut p = Policy::new(SERVICE_DEFAULTS).unwrap();
-    p.set_rule("svc:odd", "'quote\"d':%(x)s or user_id:%(a.b)s")
-        .unwrap();
+    p.set_rule("svc:odd", "'quote\"d':%(x)s or user_id:%(a.b)s").unwrap();
     let names: Vec<&str> = p.rules().map(|r| r.name).collect();
-    assert_eq!(
-        names,
-        ["admin_required", "svc:get", "svc:delete", "svc:odd"]
-    );
+    assert_eq!(names, ["admin_required", "svc:get", "svc:delete", "svc:odd"]);
 
     for help in [false, true] {
         let yaml = p.to_yaml(help);
         let pairs = parse_overrides(&yaml, "generated").unwrap();
-        let expected: Vec<(String, String)> = p
-            .rules()
-            .map(|r| (r.name.to_owned(), r.check_str.to_owned()))
-            .collect();
+        let expected: Vec<(String, String)> =
+            p.rules().map(|r| (r.name.to_owned(), r.check_str.to_owned())).collect();
         assert_eq!(pairs, expected, "{yaml}");
     }
     let documented = p.to_yaml(true);

@@ -84,19 +84,14 @@ impl LoadedKey {
 
 impl std::fmt::Debug for LoadedKey {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.debug_struct("LoadedKey")
-            .field("index", &self.index)
-            .finish_non_exhaustive()
+        f.debug_struct("LoadedKey").field("index", &self.index).finish_non_exhaustive()
     }
 }
 
 impl KeyRepository {
     /// A repository at `dir` with keystone's default `max_active_keys` of 3.
     pub fn new(dir: impl Into<PathBuf>) -> Self {
-        Self {
-            dir: dir.into(),
-            max_active_keys: DEFAULT_MAX_ACTIVE_KEYS,
-        }
+        Self { dir: dir.into(), max_active_keys: DEFAULT_MAX_ACTIVE_KEYS }
     }
 
     pub fn with_max_active_keys(mut self, max_active_keys: usize) -> Self {
@@ -139,13 +134,10 @@ impl KeyRepository {
             });
         }
         let previous_primary = *indexes.last().expect("not empty");
-        let new_primary =
-            previous_primary
-                .checked_add(1)
-                .ok_or_else(|| TokenError::Repository {
-                    path: self.dir.clone(),
-                    reason: "key index overflow".into(),
-                })?;
+        let new_primary = previous_primary.checked_add(1).ok_or_else(|| TokenError::Repository {
+            path: self.dir.clone(),
+            reason: "key index overflow".into(),
+        })?;
 
         // Write the next staged key first so that a failure leaves the repository as it was.
         self.write_tmp_key()?;
@@ -175,12 +167,7 @@ impl KeyRepository {
             ?purged,
             "rotated Fernet keys"
         );
-        Ok(RotationReport {
-            previous_primary,
-            new_primary,
-            purged,
-            active,
-        })
+        Ok(RotationReport { previous_primary, new_primary, purged, active })
     }
 
     /// Read every key, primary (highest index) first and the staged key `0` last.
@@ -301,10 +288,7 @@ fn read_key_file(path: &Path) -> Result<String, TokenError> {
 }
 
 fn io_error(path: &Path, source: std::io::Error) -> TokenError {
-    TokenError::Io {
-        path: path.to_path_buf(),
-        source,
-    }
+    TokenError::Io { path: path.to_path_buf(), source }
 }
 
 fn create_private_dir(dir: &Path) -> Result<(), TokenError> {
@@ -467,10 +451,7 @@ mod tests {
 
         fs::write(dir.join("3"), "this is not a fernet key").unwrap();
         let err = repo.load().unwrap_err();
-        assert!(
-            matches!(err, TokenError::BadKey(ref p) if p.ends_with("3")),
-            "{err}"
-        );
+        assert!(matches!(err, TokenError::BadKey(ref p) if p.ends_with("3")), "{err}");
         assert!(!err.to_string().contains("this is not"));
         fs::remove_dir_all(&dir).unwrap();
     }
@@ -485,11 +466,7 @@ mod tests {
         assert!(matches!(repo.load(), Err(TokenError::NoKeys(_))));
         fs::write(dir.join("4"), Fernet::generate_key()).unwrap();
         assert!(matches!(repo.rotate(), Err(TokenError::Repository { .. })));
-        assert_eq!(
-            repo.key_indexes().unwrap(),
-            vec![4],
-            "a failed rotate changes nothing"
-        );
+        assert_eq!(repo.key_indexes().unwrap(), vec![4], "a failed rotate changes nothing");
         // Like keystone's fernet_setup, setup bootstraps a repository that lacks key 0.
         assert_eq!(repo.setup().unwrap(), SetupOutcome::Created);
         assert_eq!(repo.key_indexes().unwrap(), vec![0, 4, 5]);

@@ -70,10 +70,7 @@ impl TokenError {
     /// True when the token presented is at fault (invalid, malformed, unsupported) rather than
     /// this node's configuration or key repository: the caller should answer 401/404.
     pub fn is_bad_token(&self) -> bool {
-        matches!(
-            self,
-            TokenError::Invalid | TokenError::Malformed(_) | TokenError::Unsupported { .. }
-        )
+        matches!(self, TokenError::Invalid | TokenError::Malformed(_) | TokenError::Unsupported { .. })
     }
 }
 
@@ -114,16 +111,9 @@ impl TokenProvider {
 
     /// Load the repository's keys, with the method list and default domain id of the keystone
     /// deployment to interoperate with.
-    pub fn with_config(
-        repository: &KeyRepository,
-        config: PayloadConfig,
-    ) -> Result<Self, TokenError> {
+    pub fn with_config(repository: &KeyRepository, config: PayloadConfig) -> Result<Self, TokenError> {
         let keys = repository.load()?;
-        Ok(Self {
-            repository: repository.clone(),
-            config,
-            keys: RwLock::new(keys),
-        })
+        Ok(Self { repository: repository.clone(), config, keys: RwLock::new(keys) })
     }
 
     /// Re-read the key repository. On error the keys in use are kept.
@@ -151,9 +141,7 @@ impl TokenProvider {
     pub fn issue(&self, payload: &TokenPayload) -> Result<String, TokenError> {
         let plaintext = payload::encode(payload, &self.config)?;
         let keys = self.read_keys();
-        let primary = keys
-            .first()
-            .ok_or_else(|| TokenError::NoKeys(self.repository.dir.clone()))?;
+        let primary = keys.first().ok_or_else(|| TokenError::NoKeys(self.repository.dir.clone()))?;
         let mut token = primary.fernet().encrypt(&plaintext);
         // base64 padding is not URL-safe; keystone strips it too.
         let unpadded = token.trim_end_matches('=').len();
@@ -291,10 +279,7 @@ mod tests {
         let provider = TokenProvider::from_repository(&repo).unwrap();
         let token = provider.issue(&payload(Scope::Unscoped)).unwrap();
         let padded = format!("{token}{}", "=".repeat((4 - token.len() % 4) % 4));
-        assert_eq!(
-            provider.decode(&padded).unwrap(),
-            provider.decode(&token).unwrap()
-        );
+        assert_eq!(provider.decode(&padded).unwrap(), provider.decode(&token).unwrap());
         cleanup(&repo);
     }
 
@@ -302,9 +287,7 @@ mod tests {
     fn tampered_token_is_invalid() {
         let repo = temp_repo("tamper");
         let provider = TokenProvider::from_repository(&repo).unwrap();
-        let token = provider
-            .issue(&payload(Scope::Project(PROJECT.into())))
-            .unwrap();
+        let token = provider.issue(&payload(Scope::Project(PROJECT.into()))).unwrap();
         let mut raw = URL_SAFE_NO_PAD.decode(&token).unwrap();
         for position in [0, 5, 12, 40, raw.len() - 40, raw.len() - 1] {
             raw[position] ^= 0x01;
@@ -324,10 +307,8 @@ mod tests {
     fn token_from_another_repository_is_invalid() {
         let ours = temp_repo("ours");
         let theirs = temp_repo("theirs");
-        let token = TokenProvider::from_repository(&theirs)
-            .unwrap()
-            .issue(&payload(Scope::Unscoped))
-            .unwrap();
+        let token =
+            TokenProvider::from_repository(&theirs).unwrap().issue(&payload(Scope::Unscoped)).unwrap();
         let provider = TokenProvider::from_repository(&ours).unwrap();
         let err = provider.decode(&token).unwrap_err();
         assert!(matches!(err, TokenError::Invalid));
@@ -349,21 +330,14 @@ mod tests {
         let staged_only = KeyRepository::new(repo.dir.join("staged-copy")).with_max_active_keys(3);
         fs::create_dir_all(&staged_only.dir).unwrap();
         fs::copy(repo.dir.join("0"), staged_only.dir.join("0")).unwrap();
-        let from_staged = TokenProvider::from_repository(&staged_only)
-            .unwrap()
-            .issue(&p)
-            .unwrap();
+        let from_staged = TokenProvider::from_repository(&staged_only).unwrap().issue(&p).unwrap();
         assert_eq!(provider.decode(&from_staged).unwrap().payload, p);
 
         repo.rotate().unwrap();
         provider.reload().unwrap();
         assert_eq!(provider.key_indexes(), vec![2, 1, 0]);
         let new = provider.issue(&p).unwrap();
-        assert_eq!(
-            provider.decode(&old).unwrap().payload,
-            p,
-            "key 1 is secondary now"
-        );
+        assert_eq!(provider.decode(&old).unwrap().payload, p, "key 1 is secondary now");
         assert_eq!(provider.decode(&new).unwrap().payload, p);
         assert_eq!(provider.decode(&from_staged).unwrap().payload, p);
 
@@ -382,10 +356,7 @@ mod tests {
         provider.reload().unwrap();
         assert_eq!(provider.key_indexes(), vec![4, 3, 0]);
         assert!(matches!(provider.decode(&new), Err(TokenError::Invalid)));
-        assert!(matches!(
-            provider.decode(&from_staged),
-            Err(TokenError::Invalid)
-        ));
+        assert!(matches!(provider.decode(&from_staged), Err(TokenError::Invalid)));
         assert!(provider.decode(&newest).is_ok(), "key 3 is secondary");
 
         // A failed reload keeps the keys in use.
@@ -399,8 +370,7 @@ mod tests {
         let repo = temp_repo("expired");
         let provider = TokenProvider::from_repository(&repo).unwrap();
         let mut p = payload(Scope::Unscoped);
-        p.expires_at =
-            Utc.with_ymd_and_hms(2001, 2, 3, 4, 5, 6).unwrap() + Duration::microseconds(7);
+        p.expires_at = Utc.with_ymd_and_hms(2001, 2, 3, 4, 5, 6).unwrap() + Duration::microseconds(7);
         let validated = provider.decode(&provider.issue(&p).unwrap()).unwrap();
         assert_eq!(validated.payload.expires_at, p.expires_at);
         assert!(validated.payload.is_expired(Utc::now()));
@@ -420,13 +390,7 @@ mod tests {
         let mut config = PayloadConfig::default();
         config.auth_methods.push("totp".into());
         let provider = TokenProvider::with_config(&repo, config).unwrap();
-        assert_eq!(
-            provider
-                .decode(&provider.issue(&p).unwrap())
-                .unwrap()
-                .payload,
-            p
-        );
+        assert_eq!(provider.decode(&provider.issue(&p).unwrap()).unwrap().payload, p);
         cleanup(&repo);
     }
 
@@ -434,9 +398,7 @@ mod tests {
     fn audit_ids_look_like_keystones() {
         let a = new_audit_id();
         assert_eq!(a.len(), 22);
-        assert!(a
-            .bytes()
-            .all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
+        assert!(a.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_'));
         assert_ne!(a, new_audit_id());
     }
 

@@ -53,15 +53,8 @@ pub const VERSION_APPLICATION_CREDENTIAL: u64 = 9;
 /// `ec2credential` (the marker of tokens minted by `/v3/ec2tokens` and `/v3/s3tokens`) joined
 /// the default list in keystone 30.0.0; earlier releases have the first six and never set
 /// bit 64, so this list reads the tokens of both.
-pub const DEFAULT_AUTH_METHODS: [&str; 7] = [
-    "external",
-    "password",
-    "token",
-    "oauth1",
-    "mapped",
-    "application_credential",
-    "ec2credential",
-];
+pub const DEFAULT_AUTH_METHODS: [&str; 7] =
+    ["external", "password", "token", "oauth1", "mapped", "application_credential", "ec2credential"];
 
 /// Keystone's default `[identity] default_domain_id`.
 pub const DEFAULT_DOMAIN_ID: &str = "default";
@@ -158,15 +151,11 @@ impl PayloadConfig {
     pub fn methods_to_bits(&self, methods: &[String]) -> Result<u64, TokenError> {
         let mut bits = 0u64;
         for method in methods {
-            let index = self
-                .auth_methods
-                .iter()
-                .position(|m| m == method)
-                .ok_or_else(|| {
-                    TokenError::InvalidPayload(format!(
-                        "authentication method {method:?} is not in the configured method list"
-                    ))
-                })?;
+            let index = self.auth_methods.iter().position(|m| m == method).ok_or_else(|| {
+                TokenError::InvalidPayload(format!(
+                    "authentication method {method:?} is not in the configured method list"
+                ))
+            })?;
             if index >= 64 {
                 return Err(TokenError::InvalidPayload(format!(
                     "authentication method {method:?} is past the 64th entry of the method list"
@@ -255,21 +244,14 @@ pub fn decode(bytes: &[u8], config: &PayloadConfig) -> Result<TokenPayload, Toke
     let Value::Array(items) = value else {
         return Err(malformed("the payload is not an array"));
     };
-    let (version, fields) = items
-        .split_first()
-        .ok_or_else(|| malformed("the payload is empty"))?;
-    let version = version
-        .as_u64()
-        .ok_or_else(|| malformed("the payload version is not an integer"))?;
+    let (version, fields) = items.split_first().ok_or_else(|| malformed("the payload is empty"))?;
+    let version = version.as_u64().ok_or_else(|| malformed("the payload version is not an integer"))?;
 
     let expect = |n: usize| {
         if fields.len() == n {
             Ok(())
         } else {
-            Err(malformed(format!(
-                "payload version {version} has {} fields, expected {n}",
-                fields.len()
-            )))
+            Err(malformed(format!("payload version {version} has {} fields, expected {n}", fields.len())))
         }
     };
     let (scope, expires, audit, app_cred) = match version {
@@ -289,33 +271,22 @@ pub fn decode(bytes: &[u8], config: &PayloadConfig) -> Result<TokenPayload, Toke
         }
         VERSION_SYSTEM_SCOPED => {
             expect(5)?;
-            let system = value_to_text(&fields[2])
-                .ok_or_else(|| malformed("the system scope is not text"))?;
+            let system =
+                value_to_text(&fields[2]).ok_or_else(|| malformed("the system scope is not text"))?;
             (Scope::System(system), &fields[3], &fields[4], None)
         }
         VERSION_APPLICATION_CREDENTIAL => {
             expect(6)?;
             let project_id = unpack_id(&fields[2], "project id")?;
             let app_cred_id = unpack_id(&fields[5], "application credential id")?;
-            (
-                Scope::Project(project_id),
-                &fields[3],
-                &fields[4],
-                Some(app_cred_id),
-            )
+            (Scope::Project(project_id), &fields[3], &fields[4], Some(app_cred_id))
         }
-        other => {
-            return Err(TokenError::Unsupported {
-                version: other,
-                kind: unsupported_kind(other),
-            })
-        }
+        other => return Err(TokenError::Unsupported { version: other, kind: unsupported_kind(other) }),
     };
 
     let user_id = unpack_id(&fields[0], "user id")?;
-    let method_bits = fields[1]
-        .as_u64()
-        .ok_or_else(|| malformed("the methods field is not an unsigned integer"))?;
+    let method_bits =
+        fields[1].as_u64().ok_or_else(|| malformed("the methods field is not an unsigned integer"))?;
     let expires_at = expires
         .as_f64()
         .and_then(float_to_datetime)
@@ -366,15 +337,11 @@ fn uuid_hex_to_bytes(id: &str) -> Option<Vec<u8>> {
     if !is_uuid_hex(id) {
         return None;
     }
-    uuid::Uuid::try_parse(id)
-        .ok()
-        .map(|u| u.as_bytes().to_vec())
+    uuid::Uuid::try_parse(id).ok().map(|u| u.as_bytes().to_vec())
 }
 
 fn uuid_bytes_to_hex(bytes: &[u8]) -> Option<String> {
-    uuid::Uuid::from_slice(bytes)
-        .ok()
-        .map(|u| u.simple().to_string())
+    uuid::Uuid::from_slice(bytes).ok().map(|u| u.simple().to_string())
 }
 
 /// `[true, <16 bytes>]` for a hex UUID, `[false, "<id>"]` otherwise.
@@ -401,11 +368,7 @@ fn pack_domain_id(id: &str, config: &PayloadConfig) -> Result<Value, TokenError>
 fn unpack_id(value: &Value, what: &str) -> Result<String, TokenError> {
     let pair = match value.as_array() {
         Some(pair) if pair.len() == 2 => pair,
-        _ => {
-            return Err(malformed(format!(
-                "the {what} is not an [is_uuid, value] pair"
-            )))
-        }
+        _ => return Err(malformed(format!("the {what} is not an [is_uuid, value] pair"))),
     };
     match pair[0] {
         Value::Boolean(true) => value_to_bytes(&pair[1])
@@ -422,9 +385,7 @@ fn unpack_domain_id(value: &Value) -> Result<String, TokenError> {
     match value {
         Value::Binary(bytes) if bytes.len() == 16 => uuid_bytes_to_hex(bytes),
         // msgpack < 1.0 wrote raw bytes as `str`; such a string is not UTF-8 in practice.
-        Value::String(s) if !s.is_str() && s.as_bytes().len() == 16 => {
-            uuid_bytes_to_hex(s.as_bytes())
-        }
+        Value::String(s) if !s.is_str() && s.as_bytes().len() == 16 => uuid_bytes_to_hex(s.as_bytes()),
         other => value_to_text(other),
     }
     .ok_or_else(|| malformed("the domain id is neither UUID bytes nor text"))
@@ -523,17 +484,11 @@ mod tests {
         let bytes = encode(&payload(Scope::Domain(uuid_domain.into())), &config).unwrap();
         // The domain id is bare bin8(16) right after the methods integer.
         assert_eq!(&bytes[23..25], &[0xc4, 16]);
-        assert_eq!(
-            decode(&bytes, &config).unwrap().scope,
-            Scope::Domain(uuid_domain.into())
-        );
+        assert_eq!(decode(&bytes, &config).unwrap().scope, Scope::Domain(uuid_domain.into()));
 
         let bytes = encode(&payload(Scope::Domain("default".into())), &config).unwrap();
         assert_eq!(bytes[23], 0xa7);
-        assert_eq!(
-            decode(&bytes, &config).unwrap().scope,
-            Scope::Domain("default".into())
-        );
+        assert_eq!(decode(&bytes, &config).unwrap().scope, Scope::Domain("default".into()));
 
         let err = encode(&payload(Scope::Domain("my-domain".into())), &config).unwrap_err();
         assert!(matches!(err, TokenError::InvalidPayload(_)), "{err}");
@@ -565,36 +520,18 @@ mod tests {
         assert_eq!(config.methods_to_bits(&names(&["token"])).unwrap(), 4);
         assert_eq!(config.methods_to_bits(&names(&["oauth1"])).unwrap(), 8);
         assert_eq!(config.methods_to_bits(&names(&["mapped"])).unwrap(), 16);
-        assert_eq!(
-            config
-                .methods_to_bits(&names(&["application_credential"]))
-                .unwrap(),
-            32
-        );
-        assert_eq!(
-            config
-                .methods_to_bits(&names(&["password", "token", "password"]))
-                .unwrap(),
-            6
-        );
+        assert_eq!(config.methods_to_bits(&names(&["application_credential"])).unwrap(), 32);
+        assert_eq!(config.methods_to_bits(&names(&["password", "token", "password"])).unwrap(), 6);
         assert_eq!(config.bits_to_methods(6), names(&["token", "password"]));
         assert_eq!(config.bits_to_methods(0), Vec::<String>::new());
-        assert_eq!(
-            config.methods_to_bits(&names(&["ec2credential"])).unwrap(),
-            64
-        );
+        assert_eq!(config.methods_to_bits(&names(&["ec2credential"])).unwrap(), 64);
         // An unconfigured bit is ignored.
         assert_eq!(config.bits_to_methods(128 | 2), names(&["password"]));
         assert!(config.methods_to_bits(&names(&["totp"])).is_err());
 
         let mut custom = PayloadConfig::default();
         custom.auth_methods.push("totp".into());
-        assert_eq!(
-            custom
-                .methods_to_bits(&names(&["totp", "password"]))
-                .unwrap(),
-            130
-        );
+        assert_eq!(custom.methods_to_bits(&names(&["totp", "password"])).unwrap(), 130);
         assert_eq!(custom.bits_to_methods(130), names(&["totp", "password"]));
     }
 
@@ -609,14 +546,8 @@ mod tests {
         assert_eq!(f, 1_935_817_689.123456); // what Python computes
         assert_eq!(float_to_datetime(f), Some(at));
         // Python rounds the sub-second part half-to-even, carrying into the seconds.
-        assert_eq!(
-            float_to_datetime(10.999_999_9),
-            DateTime::from_timestamp(11, 0)
-        );
-        assert_eq!(
-            float_to_datetime(-0.25),
-            DateTime::from_timestamp(-1, 750_000_000)
-        );
+        assert_eq!(float_to_datetime(10.999_999_9), DateTime::from_timestamp(11, 0));
+        assert_eq!(float_to_datetime(-0.25), DateTime::from_timestamp(-1, 750_000_000));
         assert_eq!(float_to_datetime(f64::NAN), None);
         assert_eq!(float_to_datetime(1e300), None);
     }
@@ -636,10 +567,7 @@ mod tests {
         bytes.extend_from_slice(&uuid);
         let p = decode(&bytes, &PayloadConfig::default()).unwrap();
         assert_eq!(p.user_id, "ffffffffffffffffffffffffffffffff");
-        assert_eq!(
-            p.scope,
-            Scope::Domain("ffffffffffffffffffffffffffffffff".into())
-        );
+        assert_eq!(p.scope, Scope::Domain("ffffffffffffffffffffffffffffffff".into()));
         assert_eq!(p.audit_ids, vec!["_____________________w".to_string()]);
     }
 
@@ -668,10 +596,7 @@ mod tests {
         let mut bytes = encode(&payload(Scope::Unscoped), &config).unwrap();
         bytes[0] += 1;
         bytes.push(0xc0);
-        assert!(matches!(
-            decode(&bytes, &config),
-            Err(TokenError::Malformed(_))
-        ));
+        assert!(matches!(decode(&bytes, &config), Err(TokenError::Malformed(_))));
     }
 
     #[test]
@@ -679,15 +604,9 @@ mod tests {
         let config = PayloadConfig::default();
         let mut p = payload(Scope::Domain("default".into()));
         p.app_cred_id = Some("c".into());
-        assert!(matches!(
-            encode(&p, &config),
-            Err(TokenError::InvalidPayload(_))
-        ));
+        assert!(matches!(encode(&p, &config), Err(TokenError::InvalidPayload(_))));
         let mut p = payload(Scope::Unscoped);
         p.audit_ids = vec!["not base64!".into()];
-        assert!(matches!(
-            encode(&p, &config),
-            Err(TokenError::InvalidPayload(_))
-        ));
+        assert!(matches!(encode(&p, &config), Err(TokenError::InvalidPayload(_))));
     }
 }

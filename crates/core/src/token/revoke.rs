@@ -96,34 +96,22 @@ impl RevokeEvent {
 
     /// Revoke one token (`DELETE /v3/auth/tokens`).
     pub fn for_audit_id(audit_id: impl Into<String>, revoked_at: DateTime<Utc>) -> Self {
-        Self {
-            audit_id: Some(audit_id.into()),
-            ..Self::new(revoked_at)
-        }
+        Self { audit_id: Some(audit_id.into()), ..Self::new(revoked_at) }
     }
 
     /// Revoke a token and every token rescoped from it.
     pub fn for_audit_chain(audit_chain_id: impl Into<String>, revoked_at: DateTime<Utc>) -> Self {
-        Self {
-            audit_chain_id: Some(audit_chain_id.into()),
-            ..Self::new(revoked_at)
-        }
+        Self { audit_chain_id: Some(audit_chain_id.into()), ..Self::new(revoked_at) }
     }
 
     /// Revoke all of a user's tokens (password change, user disabled or deleted).
     pub fn for_user(user_id: impl Into<String>, revoked_at: DateTime<Utc>) -> Self {
-        Self {
-            user_id: Some(user_id.into()),
-            ..Self::new(revoked_at)
-        }
+        Self { user_id: Some(user_id.into()), ..Self::new(revoked_at) }
     }
 
     /// Revoke all tokens scoped to a project (project disabled or deleted).
     pub fn for_project(project_id: impl Into<String>, revoked_at: DateTime<Utc>) -> Self {
-        Self {
-            project_id: Some(project_id.into()),
-            ..Self::new(revoked_at)
-        }
+        Self { project_id: Some(project_id.into()), ..Self::new(revoked_at) }
     }
 
     /// Revoke a user's tokens on one project (role assignment removed).
@@ -132,11 +120,7 @@ impl RevokeEvent {
         project_id: impl Into<String>,
         revoked_at: DateTime<Utc>,
     ) -> Self {
-        Self {
-            user_id: Some(user_id.into()),
-            project_id: Some(project_id.into()),
-            ..Self::new(revoked_at)
-        }
+        Self { user_id: Some(user_id.into()), project_id: Some(project_id.into()), ..Self::new(revoked_at) }
     }
 
     /// Keystone's normal form: `domain_id` with `expires_at` means a domain-scoped token
@@ -157,9 +141,8 @@ impl RevokeEvent {
         if token.issued_at > self.issued_before {
             return false;
         }
-        let assignment_domain_id = payload
-            .domain_id()
-            .or(payload.project_id().and(context.project_domain_id));
+        let assignment_domain_id =
+            payload.domain_id().or(payload.project_id().and(context.project_domain_id));
         field_matches(&self.user_id, Some(&payload.user_id))
             && field_matches(&self.project_id, payload.project_id())
             && field_matches(&self.audit_id, payload.audit_id())
@@ -168,13 +151,8 @@ impl RevokeEvent {
             && self.domain_id.as_deref().is_none_or(|domain| {
                 context.user_domain_id == Some(domain) || assignment_domain_id == Some(domain)
             })
-            && self
-                .role_id
-                .as_deref()
-                .is_none_or(|role| context.role_ids.iter().any(|r| r == role))
-            && self
-                .expires_at
-                .is_none_or(|at| whole_second(at) == whole_second(payload.expires_at))
+            && self.role_id.as_deref().is_none_or(|role| context.role_ids.iter().any(|r| r == role))
+            && self.expires_at.is_none_or(|at| whole_second(at) == whole_second(payload.expires_at))
             && self.trust_id.is_none()
             && self.consumer_id.is_none()
             && self.access_token_id.is_none()
@@ -299,10 +277,7 @@ mod tests {
         let other = token(Scope::Unscoped, &["C"], t0());
         list.add(RevokeEvent::for_audit_id("A", t0()));
         assert!(list.is_revoked(&parent, &none()));
-        assert!(
-            !list.is_revoked(&child, &none()),
-            "a rescoped token has its own audit id"
-        );
+        assert!(!list.is_revoked(&child, &none()), "a rescoped token has its own audit id");
         assert!(!list.is_revoked(&other, &none()));
         list.add(RevokeEvent::for_audit_id("B", t0()));
         assert!(list.is_revoked(&child, &none()));
@@ -313,14 +288,8 @@ mod tests {
         let list = RevocationList::new();
         list.add(RevokeEvent::for_audit_chain("A", t0()));
         assert!(list.is_revoked(&token(Scope::Unscoped, &["A"], t0()), &none()));
-        assert!(list.is_revoked(
-            &token(Scope::Project(PROJECT.into()), &["B", "A"], t0()),
-            &none()
-        ));
-        assert!(!list.is_revoked(
-            &token(Scope::Project(PROJECT.into()), &["A", "Z"], t0()),
-            &none()
-        ));
+        assert!(list.is_revoked(&token(Scope::Project(PROJECT.into()), &["B", "A"], t0()), &none()));
+        assert!(!list.is_revoked(&token(Scope::Project(PROJECT.into()), &["A", "Z"], t0()), &none()));
     }
 
     #[test]
@@ -352,17 +321,11 @@ mod tests {
     fn issued_before_boundary() {
         let list = RevocationList::new();
         // Revoked at 12:00:00.7: kept to the second, like keystone.
-        list.add(RevokeEvent::for_user(
-            USER,
-            t0() + Duration::milliseconds(700),
-        ));
+        list.add(RevokeEvent::for_user(USER, t0() + Duration::milliseconds(700)));
         let at = |secs: i64| token(Scope::Unscoped, &["A"], t0() + Duration::seconds(secs));
         assert!(list.is_revoked(&at(-3600), &none()));
         assert!(list.is_revoked(&at(-1), &none()));
-        assert!(
-            list.is_revoked(&at(0), &none()),
-            "issued_at == issued_before"
-        );
+        assert!(list.is_revoked(&at(0), &none()), "issued_at == issued_before");
         assert!(!list.is_revoked(&at(1), &none()));
 
         let mut event = RevokeEvent::for_user(USER, t0());
@@ -378,20 +341,11 @@ mod tests {
         let domain_token = token(Scope::Domain("d1".into()), &["B"], t0());
         let roles = vec!["r1".to_string(), "r2".to_string()];
 
-        let by_domain = RevokeEvent {
-            domain_id: Some("d1".into()),
-            ..RevokeEvent::new(t0())
-        };
+        let by_domain = RevokeEvent { domain_id: Some("d1".into()), ..RevokeEvent::new(t0()) };
         assert!(!by_domain.matches(&project_token, &none()));
-        let user_in_d1 = RevocationContext {
-            user_domain_id: Some("d1"),
-            ..none()
-        };
+        let user_in_d1 = RevocationContext { user_domain_id: Some("d1"), ..none() };
         assert!(by_domain.matches(&project_token, &user_in_d1));
-        let project_in_d1 = RevocationContext {
-            project_domain_id: Some("d1"),
-            ..none()
-        };
+        let project_in_d1 = RevocationContext { project_domain_id: Some("d1"), ..none() };
         assert!(by_domain.matches(&project_token, &project_in_d1));
         assert!(by_domain.matches(&domain_token, &none()));
 
@@ -410,26 +364,14 @@ mod tests {
         other_expiry.payload.expires_at += Duration::seconds(1);
         assert!(!scoped.matches(&other_expiry, &none()));
 
-        let by_role = RevokeEvent {
-            role_id: Some("r2".into()),
-            ..RevokeEvent::new(t0())
-        };
+        let by_role = RevokeEvent { role_id: Some("r2".into()), ..RevokeEvent::new(t0()) };
         assert!(!by_role.matches(&project_token, &none()));
-        let with_roles = RevocationContext {
-            role_ids: &roles,
-            ..none()
-        };
+        let with_roles = RevocationContext { role_ids: &roles, ..none() };
         assert!(by_role.matches(&project_token, &with_roles));
 
         for event in [
-            RevokeEvent {
-                trust_id: Some("t".into()),
-                ..RevokeEvent::new(t0())
-            },
-            RevokeEvent {
-                consumer_id: Some("c".into()),
-                ..RevokeEvent::new(t0())
-            },
+            RevokeEvent { trust_id: Some("t".into()), ..RevokeEvent::new(t0()) },
+            RevokeEvent { consumer_id: Some("c".into()), ..RevokeEvent::new(t0()) },
         ] {
             assert!(!event.matches(&project_token, &with_roles));
         }

@@ -49,7 +49,13 @@ struct ListQuery {
     name: Option<String>,
 }
 
-async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(user_id): Path<String>, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+async fn list(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(user_id): Path<String>,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:list_application_credentials", &target(&user_id))?;
     let mut items = Vec::new();
     for c in s.store.list_app_creds(&user_id, q.name.as_deref()).await? {
@@ -67,7 +73,12 @@ async fn load(s: &State, user_id: &str, id: &str) -> ApiResult<ApplicationCreden
         .ok_or_else(|| ApiError::not_found_resource("application credential", id))
 }
 
-async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path((user_id, id)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn show(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path((user_id, id)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:get_application_credential", &target(&user_id))?;
     let c = load(&s, &user_id, &id).await?;
     Ok(Json(json!({"application_credential": render(&s, &c, &base, None).await?})))
@@ -89,13 +100,17 @@ async fn create(
         .ok_or_else(|| ApiError::bad_request("An application credential needs a project-scoped token."))?
         .to_string();
     if ctx.application_credential.is_some() {
-        return Err(ApiError::forbidden("An application credential cannot create another application credential."));
+        return Err(ApiError::forbidden(
+            "An application credential cannot create another application credential.",
+        ));
     }
     let mut f = Fields::from_wrapped(body, "application_credential")?;
     f.forbid(&["id", "links", "user_id", "project_id"])?;
     let name = f.req_name("name", 255)?;
     let secret = match f.opt_str("secret")? {
-        Some(sec) if sec.is_empty() => return Err(ApiError::bad_request("Invalid input for field 'secret': must not be empty")),
+        Some(sec) if sec.is_empty() => {
+            return Err(ApiError::bad_request("Invalid input for field 'secret': must not be empty"))
+        }
         Some(sec) => sec,
         None => password::generate_secret(64),
     };
@@ -103,7 +118,9 @@ async fn create(
         Some(t) => {
             let parsed = parse_expiry(&t)?;
             if parsed <= chrono::Utc::now() {
-                return Err(ApiError::bad_request("Invalid input for field 'expires_at': the time is in the past"));
+                return Err(ApiError::bad_request(
+                    "Invalid input for field 'expires_at': the time is in the past",
+                ));
             }
             Some(stratus_core::db::time_string(parsed))
         }
@@ -124,7 +141,10 @@ async fn create(
                     .iter()
                     .find(|t| Some(t.id.as_str()) == id || Some(t.name.as_str()) == name)
                     .ok_or_else(|| {
-                        ApiError::forbidden(format!("The role {} is not one the current token holds.", id.or(name).unwrap_or("?")))
+                        ApiError::forbidden(format!(
+                            "The role {} is not one the current token holds.",
+                            id.or(name).unwrap_or("?")
+                        ))
                     })?;
                 if !ids.contains(&found.id) {
                     ids.push(found.id.clone());
@@ -146,7 +166,10 @@ async fn create(
         role_ids,
     };
     s.store.create_app_cred(&c).await?;
-    Ok((StatusCode::CREATED, Json(json!({"application_credential": render(&s, &c, &base, Some(&secret)).await?}))))
+    Ok((
+        StatusCode::CREATED,
+        Json(json!({"application_credential": render(&s, &c, &base, Some(&secret)).await?})),
+    ))
 }
 
 fn parse_expiry(t: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
@@ -157,10 +180,18 @@ fn parse_expiry(t: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
     chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
         .or_else(|_| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
         .map(|n| n.and_utc())
-        .map_err(|_| ApiError::bad_request(format!("Invalid input for field 'expires_at': {t:?} is not an ISO 8601 time")))
+        .map_err(|_| {
+            ApiError::bad_request(format!(
+                "Invalid input for field 'expires_at': {t:?} is not an ISO 8601 time"
+            ))
+        })
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path((user_id, id)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((user_id, id)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     s.authorize(&ctx, "identity:delete_application_credential", &target(&user_id))?;
     load(&s, &user_id, &id).await?;
     s.store.delete_app_cred(&id).await?;

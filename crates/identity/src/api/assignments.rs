@@ -46,7 +46,11 @@ async fn list(
     if query.include_subtree && query.project_id.is_none() {
         return Err(ApiError::bad_request("include_subtree needs scope.project.id."));
     }
-    let rule = if query.include_subtree { "identity:list_role_assignments_for_tree" } else { "identity:list_role_assignments" };
+    let rule = if query.include_subtree {
+        "identity:list_role_assignments_for_tree"
+    } else {
+        "identity:list_role_assignments"
+    };
     let domain_of_project = match &query.project_id {
         Some(p) => s.store.get_project(p).await?.map(|p| p.domain_id),
         None => None,
@@ -135,8 +139,12 @@ async fn render(v: &AssignmentView, base: &str, names: bool, namer: &mut Namer<'
     };
     let role = if names { namer.named('r', &a.role_id).await? } else { plain(&a.role_id) };
     let mut scope = match a.target_type {
-        TargetType::Project => json!({"project": if names { namer.named('p', &a.target_id).await? } else { plain(&a.target_id) }}),
-        TargetType::Domain => json!({"domain": if names { namer.domain(&a.target_id).await? } else { plain(&a.target_id) }}),
+        TargetType::Project => {
+            json!({"project": if names { namer.named('p', &a.target_id).await? } else { plain(&a.target_id) }})
+        }
+        TargetType::Domain => {
+            json!({"domain": if names { namer.domain(&a.target_id).await? } else { plain(&a.target_id) }})
+        }
         TargetType::System => json!({"system": {"all": true}}),
     };
     if a.inherited {
@@ -150,7 +158,11 @@ async fn render(v: &AssignmentView, base: &str, names: bool, namer: &mut Namer<'
     let actor_key = a.actor_type.as_str();
     let grant_path = match v.via_group.as_ref() {
         Some(g) => format!("{target_path}/groups/{g}/roles/{}", v.prior_role.as_ref().unwrap_or(&a.role_id)),
-        None => format!("{target_path}/{actor_key}s/{}/roles/{}", a.actor_id, v.prior_role.as_ref().unwrap_or(&a.role_id)),
+        None => format!(
+            "{target_path}/{actor_key}s/{}/roles/{}",
+            a.actor_id,
+            v.prior_role.as_ref().unwrap_or(&a.role_id)
+        ),
     };
     let prefix = if a.inherited || v.inherited_from.is_some() { "OS-INHERIT/" } else { "" };
     let mut links = json!({"assignment": format!("{base}/v3/{prefix}{grant_path}")});

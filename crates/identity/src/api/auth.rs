@@ -32,7 +32,11 @@ struct IssueQuery {
     nocatalog: Option<String>,
 }
 
-async fn issue(s: State, Query(q): Query<IssueQuery>, JsonBody(body): JsonBody<Value>) -> ApiResult<Response> {
+async fn issue(
+    s: State,
+    Query(q): Query<IssueQuery>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Response> {
     let req = parse_auth(body)?;
     let (token, ctx) = s.authenticate(req).await?;
     let body = s.token_body(&ctx, !query_flag(q.nocatalog.as_deref())).await?;
@@ -91,19 +95,31 @@ async fn catalog(s: State, Authenticated(caller): Authenticated) -> ApiResult<Js
 }
 
 /// Projects the caller can scope to.
-async fn projects(s: State, Authenticated(caller): Authenticated, BaseUrl(base): BaseUrl) -> ApiResult<Json<Value>> {
+async fn projects(
+    s: State,
+    Authenticated(caller): Authenticated,
+    BaseUrl(base): BaseUrl,
+) -> ApiResult<Json<Value>> {
     let list = s.scopable_projects(&caller.user.id).await?;
     let items: Vec<Value> = list.iter().map(|p| super::projects::render(p, &base)).collect();
     Ok(Json(json!({"projects": items, "links": super::collection_links(&base, "auth/projects")})))
 }
 
-async fn domains(s: State, Authenticated(caller): Authenticated, BaseUrl(base): BaseUrl) -> ApiResult<Json<Value>> {
+async fn domains(
+    s: State,
+    Authenticated(caller): Authenticated,
+    BaseUrl(base): BaseUrl,
+) -> ApiResult<Json<Value>> {
     let list = s.scopable_domains(&caller.user.id).await?;
     let items: Vec<Value> = list.iter().map(|d| super::domains::render(d, &base)).collect();
     Ok(Json(json!({"domains": items, "links": super::collection_links(&base, "auth/domains")})))
 }
 
-async fn system(s: State, Authenticated(caller): Authenticated, BaseUrl(base): BaseUrl) -> ApiResult<Json<Value>> {
+async fn system(
+    s: State,
+    Authenticated(caller): Authenticated,
+    BaseUrl(base): BaseUrl,
+) -> ApiResult<Json<Value>> {
     let roles = s.store.effective_role_ids(&caller.user.id, &crate::access::ScopeRef::System).await?;
     let system: Vec<Value> = if roles.is_empty() { vec![] } else { vec![json!({"all": true})] };
     Ok(Json(json!({"system": system, "links": links(&base, "auth/system")})))
@@ -119,7 +135,8 @@ async fn revoke_events(s: State, Authenticated(caller): Authenticated) -> ApiRes
 // ---- the auth request body ----
 
 fn obj<'a>(v: &'a Value, field: &str) -> ApiResult<&'a Map<String, Value>> {
-    v.as_object().ok_or_else(|| ApiError::bad_request(format!("Invalid input for field '{field}': must be an object")))
+    v.as_object()
+        .ok_or_else(|| ApiError::bad_request(format!("Invalid input for field '{field}': must be an object")))
 }
 
 fn opt_string(m: &Map<String, Value>, key: &str, field: &str) -> ApiResult<Option<String>> {
@@ -146,30 +163,35 @@ fn parse_user(v: &Value, field: &str) -> ApiResult<UserRef> {
     if let Some(id) = opt_string(m, "id", &format!("{field}.id"))? {
         return Ok(UserRef::Id(id));
     }
-    let name = opt_string(m, "name", &format!("{field}.name"))?
-        .ok_or_else(|| ApiError::bad_request(format!("Invalid input for field '{field}': an id or a name is required")))?;
+    let name = opt_string(m, "name", &format!("{field}.name"))?.ok_or_else(|| {
+        ApiError::bad_request(format!("Invalid input for field '{field}': an id or a name is required"))
+    })?;
     let domain = m.get("domain").ok_or_else(|| {
-        ApiError::bad_request(format!("Invalid input for field '{field}.domain': a user named by name needs its domain"))
+        ApiError::bad_request(format!(
+            "Invalid input for field '{field}.domain': a user named by name needs its domain"
+        ))
     })?;
     Ok(UserRef::Name { name, domain: parse_domain(domain, &format!("{field}.domain"))? })
 }
 
 /// Reads `{"auth": {"identity": …, "scope": …}}` as keystone does.
 pub(crate) fn parse_auth(body: Value) -> ApiResult<AuthRequest> {
-    let auth = body
-        .get("auth")
-        .ok_or_else(|| ApiError::bad_request("Invalid input for field 'auth': 'auth' is a required property"))?;
+    let auth = body.get("auth").ok_or_else(|| {
+        ApiError::bad_request("Invalid input for field 'auth': 'auth' is a required property")
+    })?;
     let auth = obj(auth, "auth")?;
     let identity = auth.get("identity").ok_or_else(|| {
         ApiError::bad_request("Invalid input for field 'auth.identity': 'identity' is a required property")
     })?;
     let identity = obj(identity, "auth.identity")?;
     let methods: Vec<String> = match identity.get("methods") {
-        Some(Value::Array(a)) if !a.is_empty() => a
-            .iter()
-            .map(|m| m.as_str().map(str::to_string))
-            .collect::<Option<Vec<_>>>()
-            .ok_or_else(|| ApiError::bad_request("Invalid input for field 'auth.identity.methods': must be a list of strings"))?,
+        Some(Value::Array(a)) if !a.is_empty() => {
+            a.iter().map(|m| m.as_str().map(str::to_string)).collect::<Option<Vec<_>>>().ok_or_else(|| {
+                ApiError::bad_request(
+                    "Invalid input for field 'auth.identity.methods': must be a list of strings",
+                )
+            })?
+        }
         _ => {
             return Err(ApiError::bad_request(
                 "Invalid input for field 'auth.identity.methods': a non-empty list is required",
@@ -181,7 +203,9 @@ pub(crate) fn parse_auth(body: Value) -> ApiResult<AuthRequest> {
         return Err(ApiError::unauthorized("Authenticating with several methods at once is not supported."));
     }
     let section = identity.get(method).ok_or_else(|| {
-        ApiError::bad_request(format!("Invalid input for field 'auth.identity.{method}': it is required by methods"))
+        ApiError::bad_request(format!(
+            "Invalid input for field 'auth.identity.{method}': it is required by methods"
+        ))
     })?;
     let credential = match method {
         "password" => {
@@ -189,15 +213,19 @@ pub(crate) fn parse_auth(body: Value) -> ApiResult<AuthRequest> {
                 ApiError::bad_request("Invalid input for field 'auth.identity.password.user': it is required")
             })?;
             let m = obj(user, "auth.identity.password.user")?;
-            let password = opt_string(m, "password", "auth.identity.password.user.password")?.ok_or_else(|| {
-                ApiError::bad_request("Invalid input for field 'auth.identity.password.user.password': it is required")
-            })?;
+            let password =
+                opt_string(m, "password", "auth.identity.password.user.password")?.ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Invalid input for field 'auth.identity.password.user.password': it is required",
+                    )
+                })?;
             Credential::Password { user: parse_user(user, "auth.identity.password.user")?, password }
         }
         "token" => {
             let m = obj(section, "auth.identity.token")?;
-            let token = opt_string(m, "id", "auth.identity.token.id")?
-                .ok_or_else(|| ApiError::bad_request("Invalid input for field 'auth.identity.token.id': it is required"))?;
+            let token = opt_string(m, "id", "auth.identity.token.id")?.ok_or_else(|| {
+                ApiError::bad_request("Invalid input for field 'auth.identity.token.id': it is required")
+            })?;
             Credential::Token { token }
         }
         "application_credential" => {
@@ -217,7 +245,9 @@ pub(crate) fn parse_auth(body: Value) -> ApiResult<AuthRequest> {
             }
         }
         other => {
-            return Err(ApiError::unauthorized(format!("Attempted to authenticate with an unsupported method: {other}.")))
+            return Err(ApiError::unauthorized(format!(
+                "Attempted to authenticate with an unsupported method: {other}."
+            )))
         }
     };
     let scope = match auth.get("scope") {
@@ -231,12 +261,17 @@ pub(crate) fn parse_auth(body: Value) -> ApiResult<AuthRequest> {
                     ScopeRequest::Project(ProjectRef::Id(id))
                 } else {
                     let name = opt_string(pm, "name", "auth.scope.project.name")?.ok_or_else(|| {
-                        ApiError::bad_request("Invalid input for field 'auth.scope.project': an id or a name is required")
+                        ApiError::bad_request(
+                            "Invalid input for field 'auth.scope.project': an id or a name is required",
+                        )
                     })?;
                     let domain = pm.get("domain").ok_or_else(|| {
                         ApiError::bad_request("Invalid input for field 'auth.scope.project.domain': a project named by name needs its domain")
                     })?;
-                    ScopeRequest::Project(ProjectRef::Name { name, domain: parse_domain(domain, "auth.scope.project.domain")? })
+                    ScopeRequest::Project(ProjectRef::Name {
+                        name,
+                        domain: parse_domain(domain, "auth.scope.project.domain")?,
+                    })
                 }
             } else if let Some(d) = m.get("domain") {
                 ScopeRequest::Domain(parse_domain(d, "auth.scope.domain")?)
@@ -244,7 +279,9 @@ pub(crate) fn parse_auth(body: Value) -> ApiResult<AuthRequest> {
                 if sys.get(SYSTEM_ALL) == Some(&Value::Bool(true)) {
                     ScopeRequest::System
                 } else {
-                    return Err(ApiError::bad_request("Invalid input for field 'auth.scope.system': only {\"all\": true} exists"));
+                    return Err(ApiError::bad_request(
+                        "Invalid input for field 'auth.scope.system': only {\"all\": true} exists",
+                    ));
                 }
             } else if m.contains_key("OS-TRUST:trust") {
                 return Err(ApiError::not_implemented("Trusts are not supported."));

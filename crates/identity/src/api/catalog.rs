@@ -17,7 +17,10 @@ use crate::model::{new_id, Endpoint, Interface, Region, Service};
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
     Router::new()
         .route("/v3/regions", get(list_regions).post(create_region))
-        .route("/v3/regions/{id}", get(show_region).put(put_region).patch(update_region).delete(remove_region))
+        .route(
+            "/v3/regions/{id}",
+            get(show_region).put(put_region).patch(update_region).delete(remove_region),
+        )
         .route("/v3/services", get(list_services).post(create_service))
         .route("/v3/services/{id}", get(show_service).patch(update_service).delete(remove_service))
         .route("/v3/endpoints", get(list_endpoints).post(create_endpoint))
@@ -44,30 +47,60 @@ struct RegionQuery {
     parent_region_id: Option<String>,
 }
 
-async fn list_regions(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Query(q): Query<RegionQuery>) -> ApiResult<Json<Value>> {
+async fn list_regions(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<RegionQuery>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:list_regions", &json!({}))?;
-    let items: Vec<Value> =
-        s.store.list_regions(q.parent_region_id.as_deref()).await?.iter().map(|r| render_region(r, &base)).collect();
+    let items: Vec<Value> = s
+        .store
+        .list_regions(q.parent_region_id.as_deref())
+        .await?
+        .iter()
+        .map(|r| render_region(r, &base))
+        .collect();
     Ok(Json(json!({"regions": items, "links": collection_links(&base, "regions")})))
 }
 
-async fn show_region(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show_region(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:get_region", &json!({}))?;
     Ok(Json(json!({"region": render_region(&load_region(&s, &id).await?, &base)})))
 }
 
-async fn new_region(s: &State, id: String, mut f: Fields, base: &str) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn new_region(
+    s: &State,
+    id: String,
+    mut f: Fields,
+    base: &str,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     stratus_core::input::check_name("id", &id, 255)?;
     let parent = f.opt_str("parent_region_id")?;
     if let Some(p) = &parent {
         load_region(s, p).await?;
     }
-    let r = Region { id, description: f.opt_str("description")?.unwrap_or_default(), parent_region_id: parent, extra: f.rest() };
+    let r = Region {
+        id,
+        description: f.opt_str("description")?.unwrap_or_default(),
+        parent_region_id: parent,
+        extra: f.rest(),
+    };
     s.store.create_region(&r).await?;
     Ok((StatusCode::CREATED, Json(json!({"region": render_region(&r, base)}))))
 }
 
-async fn create_region(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create_region(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     s.authorize(&ctx, "identity:create_region", &json!({}))?;
     let mut f = Fields::from_wrapped(body, "region")?;
     f.forbid(&["links"])?;
@@ -75,7 +108,13 @@ async fn create_region(s: State, Authenticated(ctx): Authenticated, BaseUrl(base
     new_region(&s, id, f, &base).await
 }
 
-async fn put_region(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn put_region(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     s.authorize(&ctx, "identity:create_region", &json!({}))?;
     let mut f = Fields::from_wrapped(body, "region")?;
     f.forbid(&["links"])?;
@@ -87,7 +126,13 @@ async fn put_region(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): 
     new_region(&s, id, f, &base).await
 }
 
-async fn update_region(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Json<Value>> {
+async fn update_region(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:update_region", &json!({}))?;
     let mut r = load_region(&s, &id).await?;
     let mut f = Fields::from_wrapped(body, "region")?;
@@ -110,7 +155,11 @@ async fn update_region(s: State, Authenticated(ctx): Authenticated, BaseUrl(base
     Ok(Json(json!({"region": render_region(&r, &base)})))
 }
 
-async fn remove_region(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove_region(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.authorize(&ctx, "identity:delete_region", &json!({}))?;
     load_region(&s, &id).await?;
     if s.store.region_in_use(&id).await? {
@@ -142,7 +191,12 @@ struct ServiceQuery {
     service_type: Option<String>,
 }
 
-async fn list_services(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Query(q): Query<ServiceQuery>) -> ApiResult<Json<Value>> {
+async fn list_services(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<ServiceQuery>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:list_services", &json!({}))?;
     let items: Vec<Value> = s
         .store
@@ -154,12 +208,22 @@ async fn list_services(s: State, Authenticated(ctx): Authenticated, BaseUrl(base
     Ok(Json(json!({"services": items, "links": collection_links(&base, "services")})))
 }
 
-async fn show_service(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show_service(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:get_service", &json!({}))?;
     Ok(Json(json!({"service": render_service(&load_service(&s, &id).await?, &base)})))
 }
 
-async fn create_service(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create_service(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     s.authorize(&ctx, "identity:create_service", &json!({}))?;
     let mut f = Fields::from_wrapped(body, "service")?;
     f.forbid(&["id", "links"])?;
@@ -175,7 +239,13 @@ async fn create_service(s: State, Authenticated(ctx): Authenticated, BaseUrl(bas
     Ok((StatusCode::CREATED, Json(json!({"service": render_service(&sv, &base)}))))
 }
 
-async fn update_service(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Json<Value>> {
+async fn update_service(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:update_service", &json!({}))?;
     let mut sv = load_service(&s, &id).await?;
     let mut f = Fields::from_wrapped(body, "service")?;
@@ -197,7 +267,11 @@ async fn update_service(s: State, Authenticated(ctx): Authenticated, BaseUrl(bas
     Ok(Json(json!({"service": render_service(&sv, &base)})))
 }
 
-async fn remove_service(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove_service(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.authorize(&ctx, "identity:delete_service", &json!({}))?;
     load_service(&s, &id).await?;
     s.store.delete_service(&id).await?;
@@ -222,14 +296,19 @@ async fn load_endpoint(s: &State, id: &str) -> ApiResult<Endpoint> {
 
 fn parse_interface(v: &str) -> ApiResult<Interface> {
     Interface::parse(v).ok_or_else(|| {
-        ApiError::bad_request(format!("Invalid input for field 'interface': {v:?} is not one of public, internal, admin"))
+        ApiError::bad_request(format!(
+            "Invalid input for field 'interface': {v:?} is not one of public, internal, admin"
+        ))
     })
 }
 
 fn check_url(url: &str) -> ApiResult<()> {
-    let ok = (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8 && url.len() <= 1024;
+    let ok =
+        (url.starts_with("http://") || url.starts_with("https://")) && url.len() > 8 && url.len() <= 1024;
     if !ok {
-        return Err(ApiError::bad_request(format!("Invalid input for field 'url': {url:?} is not an http(s) URL")));
+        return Err(ApiError::bad_request(format!(
+            "Invalid input for field 'url': {url:?} is not an http(s) URL"
+        )));
     }
     Ok(())
 }
@@ -241,7 +320,12 @@ struct EndpointQuery {
     region_id: Option<String>,
 }
 
-async fn list_endpoints(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Query(q): Query<EndpointQuery>) -> ApiResult<Json<Value>> {
+async fn list_endpoints(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<EndpointQuery>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:list_endpoints", &json!({}))?;
     let items: Vec<Value> = s
         .store
@@ -253,12 +337,22 @@ async fn list_endpoints(s: State, Authenticated(ctx): Authenticated, BaseUrl(bas
     Ok(Json(json!({"endpoints": items, "links": collection_links(&base, "endpoints")})))
 }
 
-async fn show_endpoint(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show_endpoint(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:get_endpoint", &json!({}))?;
     Ok(Json(json!({"endpoint": render_endpoint(&load_endpoint(&s, &id).await?, &base)})))
 }
 
-async fn create_endpoint(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create_endpoint(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     s.authorize(&ctx, "identity:create_endpoint", &json!({}))?;
     let mut f = Fields::from_wrapped(body, "endpoint")?;
     f.forbid(&["id", "links"])?;
@@ -268,28 +362,50 @@ async fn create_endpoint(s: State, Authenticated(ctx): Authenticated, BaseUrl(ba
     let interface = parse_interface(&f.opt_str("interface")?.ok_or_else(|| {
         ApiError::bad_request("Invalid input for field 'interface': 'interface' is a required property")
     })?)?;
-    let url = f.opt_str("url")?.ok_or_else(|| ApiError::bad_request("Invalid input for field 'url': 'url' is a required property"))?;
+    let url = f.opt_str("url")?.ok_or_else(|| {
+        ApiError::bad_request("Invalid input for field 'url': 'url' is a required property")
+    })?;
     check_url(&url)?;
     let region_id = match (f.opt_str("region_id")?, f.opt_str("region")?) {
         (Some(r), _) | (None, Some(r)) => Some(r),
         _ => None,
     };
-    load_service(&s, &service_id).await.map_err(|_| ApiError::bad_request(format!("Could not find service: {service_id}.")))?;
+    load_service(&s, &service_id)
+        .await
+        .map_err(|_| ApiError::bad_request(format!("Could not find service: {service_id}.")))?;
     if let Some(r) = &region_id {
-        load_region(&s, r).await.map_err(|_| ApiError::bad_request(format!("Could not find region: {r}.")))?;
+        load_region(&s, r)
+            .await
+            .map_err(|_| ApiError::bad_request(format!("Could not find region: {r}.")))?;
     }
-    let e = Endpoint { id: new_id(), service_id, region_id, interface, url, enabled: f.opt_bool("enabled")?.unwrap_or(true), extra: f.rest() };
+    let e = Endpoint {
+        id: new_id(),
+        service_id,
+        region_id,
+        interface,
+        url,
+        enabled: f.opt_bool("enabled")?.unwrap_or(true),
+        extra: f.rest(),
+    };
     s.store.create_endpoint(&e).await?;
     Ok((StatusCode::CREATED, Json(json!({"endpoint": render_endpoint(&e, &base)}))))
 }
 
-async fn update_endpoint(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Json<Value>> {
+async fn update_endpoint(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:update_endpoint", &json!({}))?;
     let mut e = load_endpoint(&s, &id).await?;
     let mut f = Fields::from_wrapped(body, "endpoint")?;
     f.forbid(&["id", "links"])?;
     if let Some(sid) = f.opt_str("service_id")? {
-        load_service(&s, &sid).await.map_err(|_| ApiError::bad_request(format!("Could not find service: {sid}.")))?;
+        load_service(&s, &sid)
+            .await
+            .map_err(|_| ApiError::bad_request(format!("Could not find service: {sid}.")))?;
         e.service_id = sid;
     }
     if let Some(i) = f.opt_str("interface")? {
@@ -304,7 +420,9 @@ async fn update_endpoint(s: State, Authenticated(ctx): Authenticated, BaseUrl(ba
         _ => None,
     };
     if let Some(r) = region {
-        load_region(&s, &r).await.map_err(|_| ApiError::bad_request(format!("Could not find region: {r}.")))?;
+        load_region(&s, &r)
+            .await
+            .map_err(|_| ApiError::bad_request(format!("Could not find region: {r}.")))?;
         e.region_id = Some(r);
     }
     if let Some(en) = f.opt_bool("enabled")? {
@@ -315,7 +433,11 @@ async fn update_endpoint(s: State, Authenticated(ctx): Authenticated, BaseUrl(ba
     Ok(Json(json!({"endpoint": render_endpoint(&e, &base)})))
 }
 
-async fn remove_endpoint(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove_endpoint(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.authorize(&ctx, "identity:delete_endpoint", &json!({}))?;
     load_endpoint(&s, &id).await?;
     s.store.delete_endpoint(&id).await?;

@@ -55,7 +55,9 @@ async fn list(
     let may_list = s.allowed(&ctx, "identity:list_domains", &json!({}));
     let items: Vec<Value> = all
         .iter()
-        .filter(|d| may_list || s.allowed(&ctx, "identity:get_domain", &json!({"target": {"domain": {"id": d.id}}})))
+        .filter(|d| {
+            may_list || s.allowed(&ctx, "identity:get_domain", &json!({"target": {"domain": {"id": d.id}}}))
+        })
         .map(|d| render(d, &base))
         .collect();
     if items.is_empty() && !may_list && !all.is_empty() {
@@ -64,7 +66,12 @@ async fn list(
     Ok(Json(json!({"domains": items, "links": collection_links(&base, "domains")})))
 }
 
-async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:get_domain", &json!({"target": {"domain": {"id": id}}}))?;
     let d = load(&s, &id).await?;
     Ok(Json(json!({"domain": render(&d, &base)})))
@@ -124,7 +131,11 @@ async fn update(
     Ok(Json(json!({"domain": render(&d, &base)})))
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.authorize(&ctx, "identity:delete_domain", &json!({"target": {"domain": {"id": id}}}))?;
     let d = load(&s, &id).await?;
     if d.enabled {

@@ -55,20 +55,67 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
             .route(
                 &format!("/v3/system/{actor}/{{actor_id}}/roles"),
                 get(move |s: State, a: Authenticated, b: BaseUrl, Path(id): Path<String>| {
-                    list(s, a, b, Key { tt: TargetType::System, target: SYSTEM_ALL.into(), at, actor: id, role: String::new(), inherited: false })
+                    list(
+                        s,
+                        a,
+                        b,
+                        Key {
+                            tt: TargetType::System,
+                            target: SYSTEM_ALL.into(),
+                            at,
+                            actor: id,
+                            role: String::new(),
+                            inherited: false,
+                        },
+                    )
                 }),
             )
             .route(
                 &format!("/v3/system/{actor}/{{actor_id}}/roles/{{role_id}}"),
                 get(move |s: State, a: Authenticated, Path((id, role)): Path<(String, String)>| {
-                    check(s, a, Key { tt: TargetType::System, target: SYSTEM_ALL.into(), at, actor: id, role, inherited: false })
+                    check(
+                        s,
+                        a,
+                        Key {
+                            tt: TargetType::System,
+                            target: SYSTEM_ALL.into(),
+                            at,
+                            actor: id,
+                            role,
+                            inherited: false,
+                        },
+                    )
                 })
                 .put(move |s: State, a: Authenticated, Path((id, role)): Path<(String, String)>| {
-                    grant(s, a, Key { tt: TargetType::System, target: SYSTEM_ALL.into(), at, actor: id, role, inherited: false })
+                    grant(
+                        s,
+                        a,
+                        Key {
+                            tt: TargetType::System,
+                            target: SYSTEM_ALL.into(),
+                            at,
+                            actor: id,
+                            role,
+                            inherited: false,
+                        },
+                    )
                 })
-                .delete(move |s: State, a: Authenticated, Path((id, role)): Path<(String, String)>| {
-                    revoke(s, a, Key { tt: TargetType::System, target: SYSTEM_ALL.into(), at, actor: id, role, inherited: false })
-                }),
+                .delete(
+                    move |s: State, a: Authenticated, Path((id, role)): Path<(String, String)>| {
+                        revoke(
+                            s,
+                            a,
+                            Key {
+                                tt: TargetType::System,
+                                target: SYSTEM_ALL.into(),
+                                at,
+                                actor: id,
+                                role,
+                                inherited: false,
+                            },
+                        )
+                    },
+                ),
             );
     }
     r
@@ -96,7 +143,12 @@ impl Key {
     }
 
     /// keystone names system grant rules per actor kind: `identity:<op>_system_grant[s]_for_<actor>`.
-    fn rule(&self, system_user: &'static str, system_group: &'static str, other: &'static str) -> &'static str {
+    fn rule(
+        &self,
+        system_user: &'static str,
+        system_group: &'static str,
+        other: &'static str,
+    ) -> &'static str {
         match (self.tt, self.at) {
             (TargetType::System, ActorType::User) => system_user,
             (TargetType::System, ActorType::Group) => system_group,
@@ -136,9 +188,22 @@ async fn resolve(s: &State, k: &Key) -> ApiResult<Value> {
     Ok(json!({ "target": target }))
 }
 
-async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, k: Key) -> ApiResult<Json<Value>> {
+async fn list(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    k: Key,
+) -> ApiResult<Json<Value>> {
     let t = resolve(&s, &k).await?;
-    s.authorize(&ctx, k.rule("identity:list_system_grants_for_user", "identity:list_system_grants_for_group", "identity:list_grants"), &t)?;
+    s.authorize(
+        &ctx,
+        k.rule(
+            "identity:list_system_grants_for_user",
+            "identity:list_system_grants_for_group",
+            "identity:list_grants",
+        ),
+        &t,
+    )?;
     let assignments = s
         .store
         .list_assignments(&crate::store::AssignmentFilter {
@@ -161,7 +226,15 @@ async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUr
 
 async fn check(s: State, Authenticated(ctx): Authenticated, k: Key) -> ApiResult<StatusCode> {
     let t = resolve(&s, &k).await?;
-    s.authorize(&ctx, k.rule("identity:check_system_grant_for_user", "identity:check_system_grant_for_group", "identity:check_grant"), &t)?;
+    s.authorize(
+        &ctx,
+        k.rule(
+            "identity:check_system_grant_for_user",
+            "identity:check_system_grant_for_group",
+            "identity:check_grant",
+        ),
+        &t,
+    )?;
     if s.store.assignment_exists(&k.assignment()).await? {
         Ok(StatusCode::NO_CONTENT)
     } else {
@@ -171,14 +244,30 @@ async fn check(s: State, Authenticated(ctx): Authenticated, k: Key) -> ApiResult
 
 async fn grant(s: State, Authenticated(ctx): Authenticated, k: Key) -> ApiResult<StatusCode> {
     let t = resolve(&s, &k).await?;
-    s.authorize(&ctx, k.rule("identity:create_system_grant_for_user", "identity:create_system_grant_for_group", "identity:create_grant"), &t)?;
+    s.authorize(
+        &ctx,
+        k.rule(
+            "identity:create_system_grant_for_user",
+            "identity:create_system_grant_for_group",
+            "identity:create_grant",
+        ),
+        &t,
+    )?;
     s.store.grant(&k.assignment()).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
 async fn revoke(s: State, Authenticated(ctx): Authenticated, k: Key) -> ApiResult<StatusCode> {
     let t = resolve(&s, &k).await?;
-    s.authorize(&ctx, k.rule("identity:revoke_system_grant_for_user", "identity:revoke_system_grant_for_group", "identity:revoke_grant"), &t)?;
+    s.authorize(
+        &ctx,
+        k.rule(
+            "identity:revoke_system_grant_for_user",
+            "identity:revoke_system_grant_for_group",
+            "identity:revoke_grant",
+        ),
+        &t,
+    )?;
     if !s.store.revoke(&k.assignment()).await? {
         return Err(ApiError::not_found(format!("Could not find role assignment with role: {}.", k.role)));
     }

@@ -49,7 +49,12 @@ struct ListQuery {
     domain_id: Option<String>,
 }
 
-async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+async fn list(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     let (target, domain) = domain_filter_target(&ctx, q.domain_id.as_deref());
     s.authorize(&ctx, "identity:list_groups", &target)?;
     let items: Vec<Value> = s
@@ -62,13 +67,23 @@ async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUr
     Ok(Json(json!({"groups": items, "links": collection_links(&base, "groups")})))
 }
 
-async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let g = load(&s, &id).await?;
     s.authorize(&ctx, "identity:get_group", &target(&g))?;
     Ok(Json(json!({"group": render(&g, &base)})))
 }
 
-async fn create(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut f = Fields::from_wrapped(body, "group")?;
     f.forbid(&["id", "links"])?;
     let name = f.req_name("name", 64)?;
@@ -85,7 +100,13 @@ async fn create(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): Base
     Ok((StatusCode::CREATED, Json(json!({"group": render(&g, &base)}))))
 }
 
-async fn update(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Json<Value>> {
+async fn update(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
     let mut g = load(&s, &id).await?;
     s.authorize(&ctx, "identity:update_group", &target(&g))?;
     let mut f = Fields::from_wrapped(body, "group")?;
@@ -101,7 +122,11 @@ async fn update(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): Base
     Ok(Json(json!({"group": render(&g, &base)})))
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let g = load(&s, &id).await?;
     s.authorize(&ctx, "identity:delete_group", &target(&g))?;
     let members = s.store.group_member_ids(&id).await?;
@@ -112,7 +137,12 @@ async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<Stri
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn members(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn members(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let g = load(&s, &id).await?;
     s.authorize(&ctx, "identity:list_users_in_group", &target(&g))?;
     let mut items = Vec::new();
@@ -127,10 +157,16 @@ async fn members(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): Bas
 async fn membership_target(s: &State, gid: &str, uid: &str) -> ApiResult<Value> {
     let g = load(s, gid).await?;
     let u = super::users::load(s, uid).await?;
-    Ok(json!({"target": {"group": {"id": g.id, "domain_id": g.domain_id}, "user": {"id": u.id, "domain_id": u.domain_id}}}))
+    Ok(
+        json!({"target": {"group": {"id": g.id, "domain_id": g.domain_id}, "user": {"id": u.id, "domain_id": u.domain_id}}}),
+    )
 }
 
-async fn check_member(s: State, Authenticated(ctx): Authenticated, Path((gid, uid)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn check_member(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((gid, uid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let t = membership_target(&s, &gid, &uid).await?;
     s.authorize(&ctx, "identity:check_user_in_group", &t)?;
     if s.store.is_group_member(&gid, &uid).await? {
@@ -140,14 +176,22 @@ async fn check_member(s: State, Authenticated(ctx): Authenticated, Path((gid, ui
     }
 }
 
-async fn add_member(s: State, Authenticated(ctx): Authenticated, Path((gid, uid)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn add_member(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((gid, uid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let t = membership_target(&s, &gid, &uid).await?;
     s.authorize(&ctx, "identity:add_user_to_group", &t)?;
     s.store.add_group_member(&gid, &uid).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn remove_member(s: State, Authenticated(ctx): Authenticated, Path((gid, uid)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn remove_member(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((gid, uid)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let t = membership_target(&s, &gid, &uid).await?;
     s.authorize(&ctx, "identity:remove_user_from_group", &t)?;
     if !s.store.remove_group_member(&gid, &uid).await? {

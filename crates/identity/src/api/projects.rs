@@ -95,7 +95,12 @@ async fn list(
     Ok(Json(json!({"projects": items, "links": collection_links(&base, "projects")})))
 }
 
-async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:get_project", &target(&p))?;
     Ok(Json(json!({"project": render(&p, &base)})))
@@ -110,7 +115,9 @@ async fn create(
     let mut f = Fields::from_wrapped(body, "project")?;
     f.forbid(&["id", "links"])?;
     if f.opt_bool("is_domain")? == Some(true) {
-        return Err(ApiError::not_implemented("Projects acting as domains are not supported; create a domain."));
+        return Err(ApiError::not_implemented(
+            "Projects acting as domains are not supported; create a domain.",
+        ));
     }
     let name = f.req_name("name", 64)?;
     let mut domain_id = f.opt_str("domain_id")?;
@@ -173,7 +180,9 @@ fn read_tags(tags: Vec<String>) -> ApiResult<Vec<String>> {
 fn check_tag_text(t: &str) -> ApiResult<()> {
     check_name("tags", t, 255)?;
     if t.contains(',') || t.contains('/') {
-        return Err(ApiError::bad_request("Invalid input for field 'tags': a tag may not contain ',' or '/'"));
+        return Err(ApiError::bad_request(
+            "Invalid input for field 'tags': a tag may not contain ',' or '/'",
+        ));
     }
     Ok(())
 }
@@ -210,7 +219,11 @@ async fn update(
     Ok(Json(json!({"project": render(&p, &base)})))
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:delete_project", &target(&p))?;
     if s.store.project_has_children(&id).await? {
@@ -223,7 +236,11 @@ async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<Stri
 
 // ---- tags ----
 
-async fn list_tags(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_tags(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:list_project_tags", &target(&p))?;
     Ok(Json(json!({"tags": p.tags})))
@@ -237,13 +254,21 @@ async fn replace_tags(
 ) -> ApiResult<Json<Value>> {
     let mut p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:update_project_tags", &target(&p))?;
-    let mut f = Fields::new(body.as_object().cloned().ok_or_else(|| ApiError::bad_request("The request body must be a JSON object."))?);
+    let mut f = Fields::new(
+        body.as_object()
+            .cloned()
+            .ok_or_else(|| ApiError::bad_request("The request body must be a JSON object."))?,
+    );
     p.tags = read_tags(f.opt_str_list("tags")?.unwrap_or_default())?;
     s.store.update_project(&p).await?;
     Ok(Json(json!({"tags": p.tags})))
 }
 
-async fn clear_tags(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn clear_tags(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let mut p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:delete_project_tags", &target(&p))?;
     p.tags.clear();
@@ -251,7 +276,11 @@ async fn clear_tags(s: State, Authenticated(ctx): Authenticated, Path(id): Path<
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn check_tag(s: State, Authenticated(ctx): Authenticated, Path((id, tag)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn check_tag(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:get_project_tag", &target(&p))?;
     if p.tags.contains(&tag) {
@@ -261,7 +290,11 @@ async fn check_tag(s: State, Authenticated(ctx): Authenticated, Path((id, tag)):
     }
 }
 
-async fn add_tag(s: State, Authenticated(ctx): Authenticated, Path((id, tag)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn add_tag(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let mut p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:create_project_tag", &target(&p))?;
     check_tag_text(&tag)?;
@@ -273,7 +306,11 @@ async fn add_tag(s: State, Authenticated(ctx): Authenticated, Path((id, tag)): P
     Ok(StatusCode::CREATED)
 }
 
-async fn remove_tag(s: State, Authenticated(ctx): Authenticated, Path((id, tag)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn remove_tag(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let mut p = load(&s, &id).await?;
     s.authorize(&ctx, "identity:delete_project_tag", &target(&p))?;
     let before = p.tags.len();

@@ -61,7 +61,12 @@ struct ListQuery {
     domain_id: Option<String>,
 }
 
-async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Query(q): Query<ListQuery>) -> ApiResult<Json<Value>> {
+async fn list(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Query(q): Query<ListQuery>,
+) -> ApiResult<Json<Value>> {
     let rule = if q.domain_id.is_some() { "identity:list_domain_roles" } else { "identity:list_roles" };
     let target = match &q.domain_id {
         Some(d) => json!({"domain_id": d, "target": {"domain_id": d}}),
@@ -78,13 +83,23 @@ async fn list(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUr
     Ok(Json(json!({"roles": items, "links": collection_links(&base, "roles")})))
 }
 
-async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let r = load(&s, &id).await?;
     s.authorize(&ctx, rule(&r, "identity:get_role", "identity:get_domain_role"), &target(&r))?;
     Ok(Json(json!({"role": render(&r, &base)})))
 }
 
-async fn create(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, JsonBody(body): JsonBody<Value>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn create(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     let mut f = Fields::from_wrapped(body, "role")?;
     f.forbid(&["id", "links"])?;
     let name = f.req_name("name", 255)?;
@@ -105,7 +120,13 @@ async fn create(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): Base
     Ok((StatusCode::CREATED, Json(json!({"role": render(&r, &base)}))))
 }
 
-async fn update(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<Json<Value>> {
+async fn update(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<Json<Value>> {
     let mut r = load(&s, &id).await?;
     s.authorize(&ctx, rule(&r, "identity:update_role", "identity:update_domain_role"), &target(&r))?;
     let mut f = Fields::from_wrapped(body, "role")?;
@@ -121,7 +142,11 @@ async fn update(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): Base
     Ok(Json(json!({"role": render(&r, &base)})))
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let r = load(&s, &id).await?;
     s.authorize(&ctx, rule(&r, "identity:delete_role", "identity:delete_domain_role"), &target(&r))?;
     let holders = s.role_holders(&id).await?;
@@ -132,7 +157,12 @@ async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<Stri
 
 // ---- implied roles ----
 
-async fn list_implied(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn list_implied(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:list_implied_roles", &json!({}))?;
     let prior = load(&s, &id).await?;
     let graph = s.store.implied_roles().await?;
@@ -146,7 +176,12 @@ async fn list_implied(s: State, Authenticated(ctx): Authenticated, BaseUrl(base)
                    "links": links(&base, &format!("roles/{id}/implies"))})))
 }
 
-async fn show_implied(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path((id, implied)): Path<(String, String)>) -> ApiResult<Json<Value>> {
+async fn show_implied(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path((id, implied)): Path<(String, String)>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:get_implied_role", &json!({}))?;
     let prior = load(&s, &id).await?;
     let imp = load(&s, &implied).await?;
@@ -157,7 +192,12 @@ async fn show_implied(s: State, Authenticated(ctx): Authenticated, BaseUrl(base)
                    "links": links(&base, &format!("roles/{id}/implies/{implied}"))})))
 }
 
-async fn add_implied(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path((id, implied)): Path<(String, String)>) -> ApiResult<(StatusCode, Json<Value>)> {
+async fn add_implied(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path((id, implied)): Path<(String, String)>,
+) -> ApiResult<(StatusCode, Json<Value>)> {
     s.authorize(&ctx, "identity:create_implied_role", &json!({}))?;
     let prior = load(&s, &id).await?;
     let imp = load(&s, &implied).await?;
@@ -166,7 +206,9 @@ async fn add_implied(s: State, Authenticated(ctx): Authenticated, BaseUrl(base):
         return Err(ApiError::forbidden("A domain-specific role cannot imply a global role."));
     }
     if s.store.implied_roles().await?.would_cycle(&id, &implied) {
-        return Err(ApiError::forbidden(format!("Implying {implied} from {id} would make a cycle of implied roles.")));
+        return Err(ApiError::forbidden(format!(
+            "Implying {implied} from {id} would make a cycle of implied roles."
+        )));
     }
     s.store.add_implied_role(&id, &implied).await?;
     Ok((
@@ -176,7 +218,11 @@ async fn add_implied(s: State, Authenticated(ctx): Authenticated, BaseUrl(base):
     ))
 }
 
-async fn remove_implied(s: State, Authenticated(ctx): Authenticated, Path((id, implied)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn remove_implied(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path((id, implied)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     s.authorize(&ctx, "identity:delete_implied_role", &json!({}))?;
     load(&s, &id).await?;
     load(&s, &implied).await?;
@@ -188,7 +234,11 @@ async fn remove_implied(s: State, Authenticated(ctx): Authenticated, Path((id, i
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn inferences(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl) -> ApiResult<Json<Value>> {
+async fn inferences(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "identity:list_role_inference_rules", &json!({}))?;
     let roles: std::collections::HashMap<String, Role> =
         s.store.all_roles().await?.into_iter().map(|r| (r.id.clone(), r)).collect();
@@ -200,7 +250,9 @@ async fn inferences(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): 
     }
     let items: Vec<Value> = grouped
         .into_iter()
-        .filter_map(|(p, implies)| roles.get(&p).map(|r| json!({"prior_role": brief(r, &base), "implies": implies})))
+        .filter_map(|(p, implies)| {
+            roles.get(&p).map(|r| json!({"prior_role": brief(r, &base), "implies": implies}))
+        })
         .collect();
     Ok(Json(json!({"role_inferences": items, "links": links(&base, "role_inferences")})))
 }

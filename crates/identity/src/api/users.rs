@@ -13,8 +13,8 @@ use stratus_core::input::{query_bool, Fields};
 
 use super::{collection_links, links, State};
 use crate::model::{new_id, User, DEFAULT_DOMAIN_ID};
-use crate::policy_glue::domain_filter_target;
 use crate::password;
+use crate::policy_glue::domain_filter_target;
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
     Router::new()
@@ -71,7 +71,12 @@ async fn list(
     Ok(Json(json!({"users": items, "links": collection_links(&base, "users")})))
 }
 
-async fn show(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn show(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let u = load(&s, &id).await?;
     s.authorize(&ctx, "identity:get_user", &target(&u))?;
     Ok(Json(json!({"user": render(&u, &base)})))
@@ -157,7 +162,11 @@ async fn update(
     Ok(Json(json!({"user": render(&u, &base)})))
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let u = load(&s, &id).await?;
     s.authorize(&ctx, "identity:delete_user", &target(&u))?;
     s.store.delete_user(&id).await?;
@@ -166,10 +175,16 @@ async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<Stri
 }
 
 /// `POST /v3/users/{id}/password`: the user proves the old password; no token needed.
-async fn change_password(s: State, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<StatusCode> {
+async fn change_password(
+    s: State,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<StatusCode> {
     let mut f = Fields::from_wrapped(body, "user")?;
     let original = f.opt_str("original_password")?.ok_or_else(|| {
-        ApiError::bad_request("Invalid input for field 'original_password': 'original_password' is a required property")
+        ApiError::bad_request(
+            "Invalid input for field 'original_password': 'original_password' is a required property",
+        )
     })?;
     let new = f.opt_str("password")?.ok_or_else(|| {
         ApiError::bad_request("Invalid input for field 'password': 'password' is a required property")
@@ -177,7 +192,11 @@ async fn change_password(s: State, Path(id): Path<String>, JsonBody(body): JsonB
     if new.is_empty() {
         return Err(ApiError::bad_request("Invalid input for field 'password': must not be empty"));
     }
-    let user = s.store.get_user(&id).await?.ok_or_else(|| ApiError::unauthorized("Invalid username or password."))?;
+    let user = s
+        .store
+        .get_user(&id)
+        .await?
+        .ok_or_else(|| ApiError::unauthorized("Invalid username or password."))?;
     let ok = match &user.password_hash {
         Some(h) => password::verify(&original, h).await,
         None => false,
@@ -192,7 +211,12 @@ async fn change_password(s: State, Path(id): Path<String>, JsonBody(body): JsonB
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn projects(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn projects(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let u = load(&s, &id).await?;
     s.authorize(&ctx, "identity:list_user_projects", &target(&u))?;
     let items: Vec<Value> =
@@ -200,9 +224,15 @@ async fn projects(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): Ba
     Ok(Json(json!({"projects": items, "links": collection_links(&base, &format!("users/{id}/projects"))})))
 }
 
-async fn groups(s: State, Authenticated(ctx): Authenticated, BaseUrl(base): BaseUrl, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn groups(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    BaseUrl(base): BaseUrl,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     let u = load(&s, &id).await?;
     s.authorize(&ctx, "identity:list_groups_for_user", &target(&u))?;
-    let items: Vec<Value> = s.store.groups_of_user(&id).await?.iter().map(|g| super::groups::render(g, &base)).collect();
+    let items: Vec<Value> =
+        s.store.groups_of_user(&id).await?.iter().map(|g| super::groups::render(g, &base)).collect();
     Ok(Json(json!({"groups": items, "links": collection_links(&base, &format!("users/{id}/groups"))})))
 }

@@ -47,7 +47,11 @@ impl Store {
         Ok(row.as_ref().map(app_cred_row))
     }
 
-    pub async fn list_app_creds(&self, user_id: &str, name: Option<&str>) -> StoreResult<Vec<ApplicationCredential>> {
+    pub async fn list_app_creds(
+        &self,
+        user_id: &str,
+        name: Option<&str>,
+    ) -> StoreResult<Vec<ApplicationCredential>> {
         let rows = sqlx::query(
             "SELECT * FROM application_credentials WHERE user_id = ? AND (? IS NULL OR name = ?) ORDER BY name",
         )

@@ -51,7 +51,8 @@ impl Store {
     }
 
     pub async fn get_region(&self, id: &str) -> StoreResult<Option<Region>> {
-        let row = sqlx::query("SELECT * FROM regions WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM regions WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(region_row))
     }
 
@@ -94,25 +95,32 @@ impl Store {
     // ---- services ----
 
     pub async fn create_service(&self, s: &Service) -> StoreResult<()> {
-        sqlx::query("INSERT INTO services (id, type, name, description, enabled, extra) VALUES (?, ?, ?, ?, ?, ?)")
-            .bind(&s.id)
-            .bind(&s.service_type)
-            .bind(&s.name)
-            .bind(&s.description)
-            .bind(flag(s.enabled))
-            .bind(extra_json(&s.extra))
-            .execute(self.pool())
-            .await
-            .map_err(|e| conflict_or(e, "service", || format!("id {}", s.id)))?;
+        sqlx::query(
+            "INSERT INTO services (id, type, name, description, enabled, extra) VALUES (?, ?, ?, ?, ?, ?)",
+        )
+        .bind(&s.id)
+        .bind(&s.service_type)
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(flag(s.enabled))
+        .bind(extra_json(&s.extra))
+        .execute(self.pool())
+        .await
+        .map_err(|e| conflict_or(e, "service", || format!("id {}", s.id)))?;
         Ok(())
     }
 
     pub async fn get_service(&self, id: &str) -> StoreResult<Option<Service>> {
-        let row = sqlx::query("SELECT * FROM services WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM services WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(service_row))
     }
 
-    pub async fn list_services(&self, name: Option<&str>, service_type: Option<&str>) -> StoreResult<Vec<Service>> {
+    pub async fn list_services(
+        &self,
+        name: Option<&str>,
+        service_type: Option<&str>,
+    ) -> StoreResult<Vec<Service>> {
         let rows = sqlx::query(
             "SELECT * FROM services WHERE (? IS NULL OR name = ?) AND (? IS NULL OR type = ?) ORDER BY type, name",
         )
@@ -126,15 +134,17 @@ impl Store {
     }
 
     pub async fn update_service(&self, s: &Service) -> StoreResult<()> {
-        sqlx::query("UPDATE services SET type = ?, name = ?, description = ?, enabled = ?, extra = ? WHERE id = ?")
-            .bind(&s.service_type)
-            .bind(&s.name)
-            .bind(&s.description)
-            .bind(flag(s.enabled))
-            .bind(extra_json(&s.extra))
-            .bind(&s.id)
-            .execute(self.pool())
-            .await?;
+        sqlx::query(
+            "UPDATE services SET type = ?, name = ?, description = ?, enabled = ?, extra = ? WHERE id = ?",
+        )
+        .bind(&s.service_type)
+        .bind(&s.name)
+        .bind(&s.description)
+        .bind(flag(s.enabled))
+        .bind(extra_json(&s.extra))
+        .bind(&s.id)
+        .execute(self.pool())
+        .await?;
         Ok(())
     }
 
@@ -167,7 +177,8 @@ impl Store {
     }
 
     pub async fn get_endpoint(&self, id: &str) -> StoreResult<Option<Endpoint>> {
-        let row = sqlx::query("SELECT * FROM endpoints WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM endpoints WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(endpoint_row))
     }
 

@@ -31,8 +31,10 @@ impl Store {
     }
 
     pub async fn get_group(&self, id: &str) -> StoreResult<Option<Group>> {
-        let row =
-            sqlx::query("SELECT * FROM user_groups WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT * FROM user_groups WHERE id = ?")
+            .bind(id)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.as_ref().map(group_row))
     }
 
@@ -57,7 +59,9 @@ impl Store {
             .bind(&g.id)
             .execute(self.pool())
             .await
-            .map_err(|e| conflict_or(e, "group", || format!("name {} at domain ID {}", g.name, g.domain_id)))?;
+            .map_err(|e| {
+                conflict_or(e, "group", || format!("name {} at domain ID {}", g.name, g.domain_id))
+            })?;
         Ok(())
     }
 

@@ -13,7 +13,6 @@ mod users;
 
 use serde_json::Value;
 use sqlx::any::AnyRow;
-use sqlx::Row;
 use stratus_core::db::{is_unique_violation, Db};
 use stratus_core::error::{ApiError, ApiResult};
 
@@ -47,15 +46,15 @@ fn flag(b: bool) -> i64 {
 }
 
 fn get_flag(row: &AnyRow, col: &str) -> bool {
-    row.try_get::<i64, _>(col).unwrap_or(0) != 0
+    stratus_core::db::int(row, col) != 0
 }
 
 fn get_opt(row: &AnyRow, col: &str) -> Option<String> {
-    row.try_get::<Option<String>, _>(col).ok().flatten()
+    stratus_core::db::text(row, col)
 }
 
 fn get_str(row: &AnyRow, col: &str) -> String {
-    row.try_get::<String, _>(col).unwrap_or_default()
+    stratus_core::db::text(row, col).unwrap_or_default()
 }
 
 fn extra_json(extra: &Extra) -> String {

@@ -61,13 +61,16 @@ impl Store {
     }
 
     pub async fn get_domain(&self, id: &str) -> StoreResult<Option<Domain>> {
-        let row = sqlx::query("SELECT * FROM domains WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM domains WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(domain_row))
     }
 
     pub async fn get_domain_by_name(&self, name: &str) -> StoreResult<Option<Domain>> {
-        let row =
-            sqlx::query("SELECT * FROM domains WHERE name = ?").bind(name).fetch_optional(self.pool()).await?;
+        let row = sqlx::query("SELECT * FROM domains WHERE name = ?")
+            .bind(name)
+            .fetch_optional(self.pool())
+            .await?;
         Ok(row.as_ref().map(domain_row))
     }
 
@@ -145,9 +148,7 @@ impl Store {
         .bind(stratus_core::db::now_string())
         .execute(&mut *tx)
         .await
-        .map_err(|e| {
-            conflict_or(e, "project", || format!("name {} at domain ID {}", p.name, p.domain_id))
-        })?;
+        .map_err(|e| conflict_or(e, "project", || format!("name {} at domain ID {}", p.name, p.domain_id)))?;
         for tag in &p.tags {
             sqlx::query("INSERT INTO project_tags (project_id, tag) VALUES (?, ?)")
                 .bind(&p.id)
@@ -164,7 +165,6 @@ impl Store {
         Ok(project_row(row, tags))
     }
 
-
     pub async fn project_tags(&self, id: &str) -> StoreResult<Vec<String>> {
         let rows = sqlx::query("SELECT tag FROM project_tags WHERE project_id = ? ORDER BY tag")
             .bind(id)
@@ -174,7 +174,8 @@ impl Store {
     }
 
     pub async fn get_project(&self, id: &str) -> StoreResult<Option<Project>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
         match row {
             Some(r) => Ok(Some(self.project_from_row(&r).await?)),
             None => Ok(None),
@@ -211,7 +212,10 @@ impl Store {
         .fetch_all(self.pool())
         .await?;
         let mut all_tags: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for r in sqlx::query("SELECT project_id, tag FROM project_tags ORDER BY tag").fetch_all(self.pool()).await? {
+        for r in sqlx::query("SELECT project_id, tag FROM project_tags ORDER BY tag")
+            .fetch_all(self.pool())
+            .await?
+        {
             all_tags.entry(get_str(&r, "project_id")).or_default().push(get_str(&r, "tag"));
         }
         let mut out = Vec::with_capacity(rows.len());

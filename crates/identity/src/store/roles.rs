@@ -28,7 +28,8 @@ impl Store {
     }
 
     pub async fn get_role(&self, id: &str) -> StoreResult<Option<Role>> {
-        let row = sqlx::query("SELECT * FROM roles WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM roles WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(role_row))
     }
 
@@ -42,12 +43,13 @@ impl Store {
 
     /// Roles by name and domain; `domain_id` None lists global roles only (as keystone).
     pub async fn list_roles(&self, name: Option<&str>, domain_id: Option<&str>) -> StoreResult<Vec<Role>> {
-        let rows = sqlx::query("SELECT * FROM roles WHERE (? IS NULL OR name = ?) AND domain_id = ? ORDER BY name")
-            .bind(name)
-            .bind(name)
-            .bind(domain_id.unwrap_or(""))
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT * FROM roles WHERE (? IS NULL OR name = ?) AND domain_id = ? ORDER BY name")
+                .bind(name)
+                .bind(name)
+                .bind(domain_id.unwrap_or(""))
+                .fetch_all(self.pool())
+                .await?;
         Ok(rows.iter().map(role_row).collect())
     }
 
@@ -106,9 +108,10 @@ impl Store {
 
     /// Every (prior, implied) rule.
     pub async fn implied_role_rules(&self) -> StoreResult<Vec<(String, String)>> {
-        let rows = sqlx::query("SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY prior_role_id")
-            .fetch_all(self.pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT prior_role_id, implied_role_id FROM implied_roles ORDER BY prior_role_id")
+                .fetch_all(self.pool())
+                .await?;
         Ok(rows.iter().map(|r| (get_str(r, "prior_role_id"), get_str(r, "implied_role_id"))).collect())
     }
 }

@@ -11,7 +11,7 @@ fn user_row(row: &AnyRow) -> User {
         enabled: get_flag(row, "enabled"),
         default_project_id: get_opt(row, "default_project_id"),
         password_hash: get_opt(row, "password_hash"),
-        failed_auth_count: row.try_get::<i64, _>("failed_auth_count").unwrap_or(0),
+        failed_auth_count: stratus_core::db::int(row, "failed_auth_count"),
         last_failed_auth: get_opt(row, "last_failed_auth"),
         extra: parse_extra(row),
     }
@@ -41,7 +41,8 @@ impl Store {
     }
 
     pub async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row =
+            sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
         Ok(row.as_ref().map(user_row))
     }
 
@@ -77,17 +78,17 @@ impl Store {
 
     /// Writes the user's attributes (not the password).
     pub async fn update_user(&self, u: &User) -> StoreResult<()> {
-        sqlx::query(
-            "UPDATE users SET name = ?, enabled = ?, default_project_id = ?, extra = ? WHERE id = ?",
-        )
-        .bind(&u.name)
-        .bind(flag(u.enabled))
-        .bind(&u.default_project_id)
-        .bind(extra_json(&u.extra))
-        .bind(&u.id)
-        .execute(self.pool())
-        .await
-        .map_err(|e| conflict_or(e, "user", || format!("name {} at domain ID {}", u.name, u.domain_id)))?;
+        sqlx::query("UPDATE users SET name = ?, enabled = ?, default_project_id = ?, extra = ? WHERE id = ?")
+            .bind(&u.name)
+            .bind(flag(u.enabled))
+            .bind(&u.default_project_id)
+            .bind(extra_json(&u.extra))
+            .bind(&u.id)
+            .execute(self.pool())
+            .await
+            .map_err(|e| {
+                conflict_or(e, "user", || format!("name {} at domain ID {}", u.name, u.domain_id))
+            })?;
         Ok(())
     }
 
