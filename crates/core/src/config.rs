@@ -252,3 +252,21 @@ mod tests {
         assert!(Config::load_from(Some(&file), |_| None).is_err(), "unknown keys are refused");
     }
 }
+
+#[cfg(test)]
+mod example_file {
+    use super::*;
+
+    /// The documented example must stay loadable and equal to the defaults it claims.
+    #[test]
+    fn example_config_matches_defaults() {
+        let path = Path::new(env!("CARGO_MANIFEST_DIR")).join("../../stratus.example.toml");
+        let c = Config::load_from(Some(&path), |_| None).expect("stratus.example.toml loads");
+        let d = Config::default();
+        assert_eq!(c.identity.listen, d.identity.listen);
+        assert_eq!(c.identity.token_expiration, d.identity.token_expiration);
+        assert_eq!(c.identity.password_hash_rounds, d.identity.password_hash_rounds);
+        assert_eq!(c.http.max_body_bytes, d.http.max_body_bytes);
+        assert_eq!(c.region, d.region);
+    }
+}

@@ -30,6 +30,9 @@ pub struct Identity {
     generation: AtomicU64,
     pub(crate) token_cache: RwLock<HashMap<String, (u64, Arc<AuthContext>)>>,
     pub(crate) catalog_cache: RwLock<Option<(u64, Arc<Value>)>>,
+    /// A hash at the configured cost, checked when a user does not exist so that a login
+    /// takes as long for a missing user as for a wrong password.
+    decoy_hash: tokio::sync::OnceCell<String>,
 }
 
 impl Identity {
@@ -57,9 +60,20 @@ impl Identity {
             generation: AtomicU64::new(1),
             token_cache: RwLock::new(HashMap::new()),
             catalog_cache: RwLock::new(None),
+            decoy_hash: tokio::sync::OnceCell::new(),
         };
         identity.load_revocations().await?;
         Ok(Arc::new(identity))
+    }
+
+    pub(crate) async fn decoy_hash(&self) -> ApiResult<String> {
+        let rounds = self.config.identity.password_hash_rounds;
+        self.decoy_hash
+            .get_or_try_init(|| async move {
+                crate::password::hash(&crate::password::generate_secret(16), rounds).await
+            })
+            .await
+            .cloned()
     }
 
     pub fn generation(&self) -> u64 {
@@ -90,11 +104,15 @@ impl Identity {
 
     // ---- revocation ----
 
+    /// Events older than any token that could still be presented (its lifetime plus the
+    /// allow_expired window) can never match again.
+    fn revocation_horizon(&self) -> DateTime<Utc> {
+        let cfg = &self.config.identity;
+        Utc::now() - chrono::Duration::seconds((cfg.token_expiration + cfg.allow_expired_window) as i64)
+    }
+
     async fn load_revocations(&self) -> anyhow::Result<()> {
-        let window = chrono::Duration::seconds(
-            (self.config.identity.token_expiration + self.config.identity.allow_expired_window) as i64,
-        );
-        let cutoff = stratus_core::db::time_string(Utc::now() - window);
+        let cutoff = stratus_core::db::time_string(self.revocation_horizon());
         self.store.prune_revocations(&cutoff).await?;
         let events: Vec<RevokeEvent> = self
             .store
@@ -114,6 +132,10 @@ impl Identity {
             .add_revocation(&crate::model::new_id(), &stratus_core::db::time_string(event.revoked_at), &json)
             .await?;
         self.revocations.add(event);
+        let horizon = self.revocation_horizon();
+        if self.revocations.prune(horizon) > 0 {
+            self.store.prune_revocations(&stratus_core::db::time_string(horizon)).await?;
+        }
         self.changed();
         Ok(())
     }
@@ -203,3 +225,45 @@ impl Identity {
         self.revoke_all_issued_before_now(events).await
     }
 }
+
+impl Identity {
+    /// Picks up `stratus fernet rotate` (or keys distributed from another node) without a
+    /// restart: checks the repository every few seconds and reloads when its keys changed.
+    pub fn spawn_key_watcher(self: &Arc<Self>, shutdown: stratus_core::http::Shutdown) {
+        let identity = Arc::downgrade(self);
+        tokio::spawn(async move {
+            let mut tick = tokio::time::interval(KEY_CHECK_INTERVAL);
+            let stop = shutdown.wait();
+            tokio::pin!(stop);
+            loop {
+                tokio::select! {
+                    _ = &mut stop => return,
+                    _ = tick.tick() => {}
+                }
+                let Some(identity) = identity.upgrade() else { return };
+                let on_disk = match identity.tokens.repository().key_indexes() {
+                    Ok(mut keys) => {
+                        keys.sort_unstable();
+                        keys
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "cannot read the fernet key repository");
+                        continue;
+                    }
+                };
+                let mut loaded = identity.tokens.key_indexes();
+                loaded.sort_unstable();
+                if on_disk != loaded {
+                    match identity.tokens.reload() {
+                        Ok(()) => {
+                            tracing::info!(keys = ?identity.tokens.key_indexes(), "reloaded fernet keys")
+                        }
+                        Err(e) => tracing::warn!(error = %e, "keeping the current fernet keys"),
+                    }
+                }
+            }
+        });
+    }
+}
+
+const KEY_CHECK_INTERVAL: std::time::Duration = std::time::Duration::from_secs(2);

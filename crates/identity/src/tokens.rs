@@ -165,8 +165,7 @@ impl Identity {
             Some(u) => u,
             None => {
                 // Spend the time a real check would, so a missing user does not show.
-                password::verify(password, "$2b$04$invalidinvalidinvalidinu0000000000000000000000000000000")
-                    .await;
+                password::verify(password, &self.decoy_hash().await?).await;
                 return Err(bad_credentials());
             }
         };

@@ -78,6 +78,7 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
 
     let (trigger, shutdown) = ShutdownTrigger::new();
     let listener = http::bind("identity", &config.identity.listen).await?;
+    identity.spawn_key_watcher(shutdown.clone());
     let identity_router = stratus_identity::api::router(identity.clone());
     let server = tokio::spawn(http::serve("identity", listener, identity_router, shutdown.clone()));
 

@@ -30,6 +30,7 @@ pub type State = axum::extract::State<Arc<Identity>>;
 
 pub fn router(identity: Arc<Identity>) -> Router {
     let resolver: SharedResolver = Arc::new(LocalResolver(identity.clone()));
+    let max_body = identity.config.http.max_body_bytes;
     let routes = Router::new()
         .merge(versions::routes())
         .merge(auth::routes())
@@ -45,7 +46,6 @@ pub fn router(identity: Arc<Identity>) -> Router {
         .with_state(identity.clone())
         .layer(middleware::from_fn(move |req, next| invalidate_after_writes(identity.clone(), req, next)))
         .layer(Extension(resolver));
-    let max_body = 1024 * 1024;
     stratus_core::http::finish(routes, "identity", ErrorStyle::Identity, max_body)
 }
 
