@@ -59,13 +59,19 @@ impl Store {
         Ok(ImpliedRoles::new(self.implied_role_rules().await?))
     }
 
-    /// Role ids the user effectively holds on the scope, implied roles included.
+    /// Role ids the user effectively holds on the scope, implied roles included. As in
+    /// keystone, domain-specific roles only stand for the global roles they imply: they are
+    /// left out (a token never carries them).
     pub async fn effective_role_ids(&self, user_id: &str, scope: &ScopeRef) -> ApiResult<BTreeSet<String>> {
         let direct = self.direct_role_ids(user_id, scope).await?;
         if direct.is_empty() {
             return Ok(direct);
         }
-        Ok(self.implied_roles().await?.expand(direct))
+        let mut roles = self.implied_roles().await?.expand(direct);
+        let domain_specific: BTreeSet<String> =
+            self.all_roles().await?.into_iter().filter(|r| r.domain_id.is_some()).map(|r| r.id).collect();
+        roles.retain(|r| !domain_specific.contains(r));
+        Ok(roles)
     }
 
     /// Role ids from assignments to the user or its groups, before implication.

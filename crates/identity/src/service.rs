@@ -187,6 +187,37 @@ impl Identity {
 }
 
 impl Identity {
+    /// Whether the project or a project above it is disabled. As keystone: nothing is created
+    /// or enabled below a disabled project.
+    pub async fn branch_disabled(&self, project_id: &str) -> ApiResult<bool> {
+        let (_, ancestors) = self.store.project_lineage(project_id).await?;
+        for id in std::iter::once(project_id.to_string()).chain(ancestors) {
+            if self.store.get_project(&id).await?.is_some_and(|p| !p.enabled) {
+                return Ok(true);
+            }
+        }
+        Ok(false)
+    }
+
+    /// Whether a project below this one is enabled. As keystone: a project is disabled only
+    /// once its whole subtree is.
+    pub async fn subtree_enabled(&self, project_id: &str) -> ApiResult<bool> {
+        let mut frontier = vec![project_id.to_string()];
+        let mut seen = std::collections::BTreeSet::new();
+        while let Some(parent) = frontier.pop() {
+            let filter = crate::store::ProjectFilter { parent_id: Some(parent), ..Default::default() };
+            for child in self.store.list_projects(&filter).await? {
+                if child.enabled {
+                    return Ok(true);
+                }
+                if seen.insert(child.id.clone()) {
+                    frontier.push(child.id);
+                }
+            }
+        }
+        Ok(false)
+    }
+
     pub async fn scopable_projects(&self, user_id: &str) -> ApiResult<Vec<crate::model::Project>> {
         self.store.projects_with_access(user_id).await
     }

@@ -160,7 +160,9 @@ impl Identity {
         Ok((token, ctx))
     }
 
-    async fn check_password(&self, user_ref: &UserRef, password: &str) -> ApiResult<User> {
+    /// The user, if the password is theirs and the account is usable: counts failures,
+    /// honours lockout, refuses disabled users. Token issue and password change both use it.
+    pub async fn check_password(&self, user_ref: &UserRef, password: &str) -> ApiResult<User> {
         let user = match self.find_user(user_ref).await? {
             Some(u) => u,
             None => {

@@ -147,12 +147,19 @@ async fn render(v: &AssignmentView, base: &str, names: bool, namer: &mut Namer<'
         }
         TargetType::System => json!({"system": {"all": true}}),
     };
-    if a.inherited {
+    // An inherited grant, or (in effective mode) one landed on a project below it, links to
+    // the grant on the domain or project it is inherited from, as keystone does.
+    let inherited = a.inherited || v.inherited_from.is_some();
+    if inherited {
         scope["OS-INHERIT:inherited_to"] = json!("projects");
     }
-    let target_path = match a.target_type {
-        TargetType::Project => format!("projects/{}", a.target_id),
-        TargetType::Domain => format!("domains/{}", a.target_id),
+    let (source_type, source_id) = match &v.inherited_from {
+        Some((tt, id)) => (*tt, id.as_str()),
+        None => (a.target_type, a.target_id.as_str()),
+    };
+    let target_path = match source_type {
+        TargetType::Project => format!("projects/{source_id}"),
+        TargetType::Domain => format!("domains/{source_id}"),
         TargetType::System => "system".to_string(),
     };
     let actor_key = a.actor_type.as_str();
@@ -164,8 +171,12 @@ async fn render(v: &AssignmentView, base: &str, names: bool, namer: &mut Namer<'
             v.prior_role.as_ref().unwrap_or(&a.role_id)
         ),
     };
-    let prefix = if a.inherited || v.inherited_from.is_some() { "OS-INHERIT/" } else { "" };
-    let mut links = json!({"assignment": format!("{base}/v3/{prefix}{grant_path}")});
+    let assignment = if inherited {
+        format!("{base}/v3/OS-INHERIT/{grant_path}/inherited_to_projects")
+    } else {
+        format!("{base}/v3/{grant_path}")
+    };
+    let mut links = json!({ "assignment": assignment });
     if let Some(g) = &v.via_group {
         links["membership"] = json!(format!("{base}/v3/groups/{g}/users/{}", a.actor_id));
     }

@@ -59,16 +59,20 @@ fn subject_token(headers: &HeaderMap) -> ApiResult<&str> {
         .ok_or_else(|| ApiError::bad_request("The X-Subject-Token header is required."))
 }
 
+/// GET validates (`identity:validate_token`), HEAD only checks (`identity:check_token`).
 async fn validate(
     s: State,
     Authenticated(caller): Authenticated,
+    method: axum::http::Method,
     headers: HeaderMap,
     Query(q): Query<ValidateQuery>,
 ) -> ApiResult<Response> {
     let subject = subject_token(&headers)?;
     let opts = ResolveOptions { allow_expired: query_flag(q.allow_expired.as_deref()) };
     let ctx = s.validate(subject, opts).await.map_err(|e| e.not_found())?;
-    s.authorize(&caller, "identity:validate_token", &json!({"target": {"token": {"user_id": ctx.user.id}}}))?;
+    let rule =
+        if method == axum::http::Method::HEAD { "identity:check_token" } else { "identity:validate_token" };
+    s.authorize(&caller, rule, &json!({"target": {"token": {"user_id": ctx.user.id}}}))?;
     let body = s.token_body(&ctx, !query_flag(q.nocatalog.as_deref())).await?;
     let mut resp = Json(body).into_response();
     resp.headers_mut().insert("x-subject-token", HeaderValue::from_str(subject).map_err(ApiError::internal)?);
@@ -87,6 +91,7 @@ async fn revoke(s: State, Authenticated(caller): Authenticated, headers: HeaderM
 }
 
 async fn catalog(s: State, Authenticated(caller): Authenticated) -> ApiResult<Json<Value>> {
+    s.authorize(&caller, "identity:get_auth_catalog", &json!({}))?;
     if caller.project.is_none() && caller.domain.is_none() && caller.system.is_none() {
         return Err(ApiError::forbidden("The service catalog is given to scoped tokens only."));
     }
@@ -100,6 +105,7 @@ async fn projects(
     Authenticated(caller): Authenticated,
     BaseUrl(base): BaseUrl,
 ) -> ApiResult<Json<Value>> {
+    s.authorize(&caller, "identity:get_auth_projects", &json!({}))?;
     let list = s.scopable_projects(&caller.user.id).await?;
     let items: Vec<Value> = list.iter().map(|p| super::projects::render(p, &base)).collect();
     Ok(Json(json!({"projects": items, "links": super::collection_links(&base, "auth/projects")})))
@@ -110,6 +116,7 @@ async fn domains(
     Authenticated(caller): Authenticated,
     BaseUrl(base): BaseUrl,
 ) -> ApiResult<Json<Value>> {
+    s.authorize(&caller, "identity:get_auth_domains", &json!({}))?;
     let list = s.scopable_domains(&caller.user.id).await?;
     let items: Vec<Value> = list.iter().map(|d| super::domains::render(d, &base)).collect();
     Ok(Json(json!({"domains": items, "links": super::collection_links(&base, "auth/domains")})))
@@ -120,6 +127,7 @@ async fn system(
     Authenticated(caller): Authenticated,
     BaseUrl(base): BaseUrl,
 ) -> ApiResult<Json<Value>> {
+    s.authorize(&caller, "identity:get_auth_system", &json!({}))?;
     let roles = s.store.effective_role_ids(&caller.user.id, &crate::access::ScopeRef::System).await?;
     let system: Vec<Value> = if roles.is_empty() { vec![] } else { vec![json!({"all": true})] };
     Ok(Json(json!({"system": system, "links": links(&base, "auth/system")})))

@@ -143,10 +143,12 @@ async fn update_region(
     if f.contains("parent_region_id") {
         let parent = f.opt_str("parent_region_id")?;
         if let Some(p) = &parent {
-            if p == &id {
-                return Err(ApiError::bad_request("A region cannot be its own parent."));
-            }
             load_region(&s, p).await?;
+            if p == &id || s.store.region_ancestors(p).await?.contains(&id) {
+                return Err(ApiError::bad_request(format!(
+                    "The specified parent region {p} would create a circular region hierarchy."
+                )));
+            }
         }
         r.parent_region_id = parent;
     }

@@ -131,9 +131,7 @@ async fn remove(
     s.authorize(&ctx, "identity:delete_group", &target(&g))?;
     let members = s.store.group_member_ids(&id).await?;
     s.store.delete_group(&id).await?;
-    for m in members {
-        s.revoke_user(&m).await?;
-    }
+    s.revoke_users(&members).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 

@@ -128,6 +128,11 @@ async fn create(
             if domain_id.as_ref().is_some_and(|d| d != &pp.domain_id) {
                 return Err(ApiError::bad_request("A project's parent must be in the same domain."));
             }
+            if s.branch_disabled(&pp.id).await? {
+                return Err(ApiError::bad_request(format!(
+                    "Cannot create a project in a branch containing a disabled project: {pid}."
+                )));
+            }
             domain_id = Some(pp.domain_id.clone());
             parent = Some(pp.id);
         } else if s.store.get_domain(pid).await?.is_some() {
@@ -212,6 +217,20 @@ async fn update(
         p.tags = read_tags(tags)?;
     }
     p.extra.extend(f.rest());
+    if !was_enabled && p.enabled {
+        if let Some(parent) = &p.parent_id {
+            if s.branch_disabled(parent).await? {
+                return Err(ApiError::forbidden(format!(
+                    "Cannot enable project {id} since it has disabled parents."
+                )));
+            }
+        }
+    }
+    if was_enabled && !p.enabled && s.subtree_enabled(&id).await? {
+        return Err(ApiError::forbidden(format!(
+            "Cannot disable project {id} since its subtree contains enabled projects."
+        )));
+    }
     s.store.update_project(&p).await?;
     if was_enabled && !p.enabled {
         s.revoke_project(&id).await?;

@@ -201,9 +201,9 @@ async fn add_implied(
     s.authorize(&ctx, "identity:create_implied_role", &json!({}))?;
     let prior = load(&s, &id).await?;
     let imp = load(&s, &implied).await?;
-    if prior.domain_id.is_some() && imp.domain_id.is_none() {
-        // as keystone: a domain role may not imply a global role
-        return Err(ApiError::forbidden("A domain-specific role cannot imply a global role."));
+    if prior.domain_id.is_none() && imp.domain_id.is_some() {
+        // As keystone: domain-specific roles stand for global ones, never the reverse.
+        return Err(ApiError::forbidden("A global role cannot imply a domain-specific role."));
     }
     if s.store.implied_roles().await?.would_cycle(&id, &implied) {
         return Err(ApiError::forbidden(format!(

@@ -192,19 +192,8 @@ async fn change_password(
     if new.is_empty() {
         return Err(ApiError::bad_request("Invalid input for field 'password': must not be empty"));
     }
-    let user = s
-        .store
-        .get_user(&id)
-        .await?
-        .ok_or_else(|| ApiError::unauthorized("Invalid username or password."))?;
-    let ok = match &user.password_hash {
-        Some(h) => password::verify(&original, h).await,
-        None => false,
-    };
-    if !ok {
-        s.store.record_failed_auth(&id).await?;
-        return Err(ApiError::unauthorized("Invalid username or password."));
-    }
+    // As keystone: the original password is checked like a login (lockout, disabled user).
+    s.check_password(&crate::tokens::UserRef::Id(id.clone()), &original).await?;
     let hash = password::hash(&new, s.config.identity.password_hash_rounds).await?;
     s.store.set_password_hash(&id, &hash).await?;
     s.revoke_user(&id).await?;

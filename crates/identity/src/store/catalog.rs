@@ -56,6 +56,20 @@ impl Store {
         Ok(row.as_ref().map(region_row))
     }
 
+    /// The region's ancestors, nearest first (bounded, should the stored data already loop).
+    pub async fn region_ancestors(&self, id: &str) -> StoreResult<Vec<String>> {
+        let mut out: Vec<String> = Vec::new();
+        let mut next = self.get_region(id).await?.and_then(|r| r.parent_region_id);
+        while let Some(parent) = next {
+            if out.contains(&parent) || out.len() > 64 {
+                break;
+            }
+            next = self.get_region(&parent).await?.and_then(|r| r.parent_region_id);
+            out.push(parent);
+        }
+        Ok(out)
+    }
+
     pub async fn list_regions(&self, parent: Option<&str>) -> StoreResult<Vec<Region>> {
         let rows = sqlx::query("SELECT * FROM regions WHERE (? IS NULL OR parent_region_id = ?) ORDER BY id")
             .bind(parent)
