@@ -11,7 +11,7 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::Fields;
 
-use super::{collection_links, links, State};
+use super::{collection_links, links, with_extra, State};
 use crate::model::{new_id, Endpoint, Interface, Region, Service};
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
@@ -30,12 +30,9 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
 // ---- regions ----
 
 fn render_region(r: &Region, base: &str) -> Value {
-    let mut v = json!({"id": r.id, "description": r.description, "parent_region_id": r.parent_region_id,
+    let v = json!({"id": r.id, "description": r.description, "parent_region_id": r.parent_region_id,
                        "links": links(base, &format!("regions/{}", r.id))});
-    for (k, val) in &r.extra {
-        v.as_object_mut().expect("object").entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &r.extra)
 }
 
 async fn load_region(s: &State, id: &str) -> ApiResult<Region> {
@@ -174,12 +171,9 @@ async fn remove_region(
 // ---- services ----
 
 fn render_service(sv: &Service, base: &str) -> Value {
-    let mut v = json!({"id": sv.id, "type": sv.service_type, "name": sv.name, "description": sv.description,
+    let v = json!({"id": sv.id, "type": sv.service_type, "name": sv.name, "description": sv.description,
                        "enabled": sv.enabled, "links": links(base, &format!("services/{}", sv.id))});
-    for (k, val) in &sv.extra {
-        v.as_object_mut().expect("object").entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &sv.extra)
 }
 
 async fn load_service(s: &State, id: &str) -> ApiResult<Service> {
@@ -283,13 +277,10 @@ async fn remove_service(
 // ---- endpoints ----
 
 fn render_endpoint(e: &Endpoint, base: &str) -> Value {
-    let mut v = json!({"id": e.id, "interface": e.interface.as_str(), "region": e.region_id, "region_id": e.region_id,
+    let v = json!({"id": e.id, "interface": e.interface.as_str(), "region": e.region_id, "region_id": e.region_id,
                        "service_id": e.service_id, "url": e.url, "enabled": e.enabled,
                        "links": links(base, &format!("endpoints/{}", e.id))});
-    for (k, val) in &e.extra {
-        v.as_object_mut().expect("object").entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &e.extra)
 }
 
 async fn load_endpoint(s: &State, id: &str) -> ApiResult<Endpoint> {

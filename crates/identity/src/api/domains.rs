@@ -11,7 +11,7 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::{query_bool, Fields};
 
-use super::{collection_links, links, State};
+use super::{collection_links, links, with_extra, State};
 use crate::model::{new_id, Domain, DEFAULT_DOMAIN_ID};
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
@@ -21,16 +21,13 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
 }
 
 pub(crate) fn render(d: &Domain, base: &str) -> Value {
-    let mut v = json!({
+    let v = json!({
         "id": d.id, "name": d.name, "description": d.description.clone().unwrap_or_default(),
         "enabled": d.enabled, "tags": d.extra.get("tags").cloned().unwrap_or(json!([])),
         "options": d.extra.get("options").cloned().unwrap_or(json!({})),
         "links": links(base, &format!("domains/{}", d.id)),
     });
-    for (k, val) in &d.extra {
-        v.as_object_mut().expect("object").entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &d.extra)
 }
 
 pub(crate) async fn load(s: &State, id: &str) -> ApiResult<Domain> {

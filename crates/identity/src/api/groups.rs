@@ -11,7 +11,7 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::Fields;
 
-use super::{collection_links, links, State};
+use super::{collection_links, links, with_extra, State};
 use crate::model::{new_id, Group, DEFAULT_DOMAIN_ID};
 use crate::policy_glue::domain_filter_target;
 
@@ -24,15 +24,12 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
 }
 
 pub(crate) fn render(g: &Group, base: &str) -> Value {
-    let mut v = json!({
+    let v = json!({
         "id": g.id, "name": g.name, "domain_id": g.domain_id,
         "description": g.description.clone().unwrap_or_default(),
         "links": links(base, &format!("groups/{}", g.id)),
     });
-    for (k, val) in &g.extra {
-        v.as_object_mut().expect("object").entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &g.extra)
 }
 
 pub(crate) async fn load(s: &State, id: &str) -> ApiResult<Group> {

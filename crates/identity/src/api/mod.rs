@@ -71,3 +71,14 @@ pub(crate) fn links(base: &str, path: &str) -> Value {
 pub(crate) fn collection_links(base: &str, path: &str) -> Value {
     json!({ "self": format!("{base}/v3/{path}"), "previous": null, "next": null })
 }
+
+/// A rendered resource plus the extra attributes a client stored on it (keystone keeps unknown
+/// attributes and returns them); the rendered fields win over an extra of the same name.
+pub(crate) fn with_extra(mut v: Value, extra: &serde_json::Map<String, Value>) -> Value {
+    if let Some(obj) = v.as_object_mut() {
+        for (k, val) in extra {
+            obj.entry(k.clone()).or_insert_with(|| val.clone());
+        }
+    }
+    v
+}

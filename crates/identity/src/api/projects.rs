@@ -11,7 +11,7 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::{check_name, query_bool, Fields};
 
-use super::{collection_links, links, State};
+use super::{collection_links, links, with_extra, State};
 use crate::model::{new_id, Project, DEFAULT_DOMAIN_ID};
 use crate::policy_glue::domain_filter_target;
 use crate::store::ProjectFilter;
@@ -27,7 +27,7 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
 }
 
 pub(crate) fn render(p: &Project, base: &str) -> Value {
-    let mut v = json!({
+    let v = json!({
         "id": p.id, "name": p.name, "domain_id": p.domain_id,
         "description": p.description.clone().unwrap_or_default(),
         "enabled": p.enabled, "is_domain": false,
@@ -35,10 +35,7 @@ pub(crate) fn render(p: &Project, base: &str) -> Value {
         "tags": p.tags, "options": p.extra.get("options").cloned().unwrap_or(json!({})),
         "links": links(base, &format!("projects/{}", p.id)),
     });
-    for (k, val) in &p.extra {
-        v.as_object_mut().expect("object").entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &p.extra)
 }
 
 pub(crate) async fn load(s: &State, id: &str) -> ApiResult<Project> {

@@ -11,7 +11,7 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::Fields;
 
-use super::{collection_links, links, State};
+use super::{collection_links, links, with_extra, State};
 use crate::model::{new_id, Role};
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
@@ -24,15 +24,12 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
 }
 
 pub(crate) fn render(r: &Role, base: &str) -> Value {
-    let mut v = json!({
+    let v = json!({
         "id": r.id, "name": r.name, "domain_id": r.domain_id, "description": r.description,
         "options": r.extra.get("options").cloned().unwrap_or(json!({})),
         "links": links(base, &format!("roles/{}", r.id)),
     });
-    for (k, val) in &r.extra {
-        v.as_object_mut().expect("object").entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &r.extra)
 }
 
 fn brief(r: &Role, base: &str) -> Value {

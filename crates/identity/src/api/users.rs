@@ -11,7 +11,7 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::{query_bool, Fields};
 
-use super::{collection_links, links, State};
+use super::{collection_links, links, with_extra, State};
 use crate::model::{new_id, User, DEFAULT_DOMAIN_ID};
 use crate::password;
 use crate::policy_glue::domain_filter_target;
@@ -32,14 +32,10 @@ pub(crate) fn render(u: &User, base: &str) -> Value {
         "options": u.extra.get("options").cloned().unwrap_or(json!({})),
         "links": links(base, &format!("users/{}", u.id)),
     });
-    let obj = v.as_object_mut().expect("object");
     if let Some(p) = &u.default_project_id {
-        obj.insert("default_project_id".into(), json!(p));
+        v["default_project_id"] = json!(p);
     }
-    for (k, val) in &u.extra {
-        obj.entry(k.clone()).or_insert(val.clone());
-    }
-    v
+    with_extra(v, &u.extra)
 }
 
 pub(crate) async fn load(s: &State, id: &str) -> ApiResult<User> {
