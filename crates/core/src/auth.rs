@@ -60,6 +60,21 @@ impl AuthContext {
     pub fn role_names(&self) -> Vec<String> {
         self.roles.iter().map(|r| r.name.clone()).collect()
     }
+
+    /// The caller as the policy engine sees it (oslo.context's policy values).
+    pub fn credentials(&self) -> crate::policy::Credentials {
+        crate::policy::Credentials {
+            user_id: Some(self.user.id.clone()),
+            user_domain_id: Some(self.user_domain.id.clone()),
+            project_id: self.project.as_ref().map(|p| p.id.clone()),
+            project_domain_id: self.project_domain.as_ref().map(|d| d.id.clone()),
+            domain_id: self.domain.as_ref().map(|d| d.id.clone()),
+            system_scope: self.system.clone(),
+            roles: self.role_names(),
+            is_admin_project: self.is_admin_project,
+            ..Default::default()
+        }
+    }
 }
 
 pub type BoxFuture<'a, T> = Pin<Box<dyn Future<Output = T> + Send + 'a>>;

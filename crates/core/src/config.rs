@@ -22,6 +22,7 @@ pub struct Config {
     pub log: LogConfig,
     pub http: HttpConfig,
     pub identity: IdentityConfig,
+    pub image: ImageConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -68,6 +69,34 @@ pub struct IdentityConfig {
     pub admin_password: String,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ImageConfig {
+    /// Address the image API listens on.
+    pub listen: String,
+    /// Database URL; empty means SQLite at `<data_dir>/image.db`.
+    pub database_url: String,
+    /// Where image data lives (the `file` store); empty means `<data_dir>/images`.
+    pub store_dir: String,
+    /// Largest image accepted, in bytes (glance's `image_size_cap`, 1 TiB).
+    pub max_image_bytes: u64,
+    /// Total bytes of image data one project may store; 0 means no limit
+    /// (glance's `user_storage_quota`).
+    pub project_quota_bytes: u64,
+}
+
+impl Default for ImageConfig {
+    fn default() -> Self {
+        ImageConfig {
+            listen: "0.0.0.0:9292".into(),
+            database_url: String::new(),
+            store_dir: String::new(),
+            max_image_bytes: 1 << 40,
+            project_quota_bytes: 0,
+        }
+    }
+}
+
 impl Default for Config {
     fn default() -> Self {
         Config {
@@ -77,6 +106,7 @@ impl Default for Config {
             log: LogConfig::default(),
             http: HttpConfig::default(),
             identity: IdentityConfig::default(),
+            image: ImageConfig::default(),
         }
     }
 }
@@ -151,6 +181,14 @@ impl Config {
             format!("sqlite://{}?mode=rwc", self.data_dir.join(format!("{service}.db")).display())
         } else {
             configured.to_string()
+        }
+    }
+
+    pub fn image_store_dir(&self) -> PathBuf {
+        if self.image.store_dir.is_empty() {
+            self.data_dir.join("images")
+        } else {
+            PathBuf::from(&self.image.store_dir)
         }
     }
 
@@ -268,5 +306,7 @@ mod example_file {
         assert_eq!(c.identity.password_hash_rounds, d.identity.password_hash_rounds);
         assert_eq!(c.http.max_body_bytes, d.http.max_body_bytes);
         assert_eq!(c.region, d.region);
+        assert_eq!(c.image.listen, d.image.listen);
+        assert_eq!(c.image.max_image_bytes, d.image.max_image_bytes);
     }
 }

@@ -104,6 +104,8 @@ pub enum ErrorStyle {
     Compute,
     /// neutron: `{"NeutronError": {"type": "...", "message": "...", "detail": ""}}`
     Network,
+    /// glance (webob): `{"code": "404 Not Found", "title": "Not Found", "message": "..."}`
+    Image,
 }
 
 impl ErrorStyle {
@@ -132,6 +134,10 @@ impl ErrorStyle {
                     _ => "badRequest",
                 };
                 json!({ key: {"code": code, "message": err.message} })
+            }
+            ErrorStyle::Image => {
+                let title = err.status.canonical_reason().unwrap_or("Error");
+                json!({"code": format!("{code} {title}"), "title": title, "message": err.message})
             }
             ErrorStyle::Network => json!({"NeutronError": {
                 "type": err.kind.unwrap_or(match code {

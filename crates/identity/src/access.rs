@@ -15,6 +15,26 @@ pub enum ScopeRef {
     System,
 }
 
+/// Every role and the implication rules, read once per identity generation: what turning
+/// direct grants into a token's roles needs.
+#[derive(Debug, Default)]
+pub struct RoleSnapshot {
+    pub roles: std::collections::HashMap<String, crate::model::Role>,
+    pub implied: ImpliedRoles,
+}
+
+impl RoleSnapshot {
+    /// Direct grants → effective global roles (implied added, domain-specific roles left out,
+    /// as keystone puts them in no token).
+    pub fn effective(&self, direct: BTreeSet<String>) -> BTreeSet<String> {
+        self.implied
+            .expand(direct)
+            .into_iter()
+            .filter(|id| self.roles.get(id).is_some_and(|r| r.domain_id.is_none()))
+            .collect()
+    }
+}
+
 /// Role implication rules as a graph: prior → implied.
 #[derive(Debug, Default, Clone)]
 pub struct ImpliedRoles {
@@ -59,23 +79,12 @@ impl Store {
         Ok(ImpliedRoles::new(self.implied_role_rules().await?))
     }
 
-    /// Role ids the user effectively holds on the scope, implied roles included. As in
-    /// keystone, domain-specific roles only stand for the global roles they imply: they are
-    /// left out (a token never carries them).
-    pub async fn effective_role_ids(&self, user_id: &str, scope: &ScopeRef) -> ApiResult<BTreeSet<String>> {
-        let direct = self.direct_role_ids(user_id, scope).await?;
-        if direct.is_empty() {
-            return Ok(direct);
-        }
-        let mut roles = self.implied_roles().await?.expand(direct);
-        let domain_specific: BTreeSet<String> =
-            self.all_roles().await?.into_iter().filter(|r| r.domain_id.is_some()).map(|r| r.id).collect();
-        roles.retain(|r| !domain_specific.contains(r));
-        Ok(roles)
-    }
-
     /// Role ids from assignments to the user or its groups, before implication.
-    async fn direct_role_ids(&self, user_id: &str, scope: &ScopeRef) -> ApiResult<BTreeSet<String>> {
+    pub(crate) async fn direct_role_ids(
+        &self,
+        user_id: &str,
+        scope: &ScopeRef,
+    ) -> ApiResult<BTreeSet<String>> {
         let group_ids: Vec<String> = self.groups_of_user(user_id).await?.into_iter().map(|g| g.id).collect();
         let mut actors = vec![user_id.to_string()];
         actors.extend(group_ids);

@@ -33,6 +33,7 @@ pub struct Identity {
     /// A hash at the configured cost, checked when a user does not exist so that a login
     /// takes as long for a missing user as for a wrong password.
     decoy_hash: tokio::sync::OnceCell<String>,
+    role_cache: RwLock<Option<(u64, Arc<crate::access::RoleSnapshot>)>>,
 }
 
 impl Identity {
@@ -61,6 +62,7 @@ impl Identity {
             token_cache: RwLock::new(HashMap::new()),
             catalog_cache: RwLock::new(None),
             decoy_hash: tokio::sync::OnceCell::new(),
+            role_cache: RwLock::new(None),
         };
         identity.load_revocations().await?;
         Ok(Arc::new(identity))
@@ -74,6 +76,35 @@ impl Identity {
             })
             .await
             .cloned()
+    }
+
+    /// Roles and implication rules as of the current generation.
+    pub async fn role_snapshot(&self) -> ApiResult<Arc<crate::access::RoleSnapshot>> {
+        let generation = self.generation();
+        if let Some((g, snap)) = self.role_cache.read().expect("role cache").as_ref() {
+            if *g == generation {
+                return Ok(snap.clone());
+            }
+        }
+        let snap = Arc::new(crate::access::RoleSnapshot {
+            roles: self.store.all_roles().await?.into_iter().map(|r| (r.id.clone(), r)).collect(),
+            implied: self.store.implied_roles().await?,
+        });
+        *self.role_cache.write().expect("role cache") = Some((generation, snap.clone()));
+        Ok(snap)
+    }
+
+    /// Effective role ids of a user on a scope (groups, inheritance, implied roles).
+    pub async fn effective_role_ids(
+        &self,
+        user_id: &str,
+        scope: &crate::access::ScopeRef,
+    ) -> ApiResult<std::collections::BTreeSet<String>> {
+        let direct = self.store.direct_role_ids(user_id, scope).await?;
+        if direct.is_empty() {
+            return Ok(direct);
+        }
+        Ok(self.role_snapshot().await?.effective(direct))
     }
 
     pub fn generation(&self) -> u64 {

@@ -275,11 +275,9 @@ impl Identity {
             ScopeRequest::Default => {
                 let Some(pid) = &user.default_project_id else { return Ok(None) };
                 let usable = match self.store.get_project(pid).await? {
-                    Some(p) if p.enabled => !self
-                        .store
-                        .effective_role_ids(&user.id, &ScopeRef::Project(p.id.clone()))
-                        .await?
-                        .is_empty(),
+                    Some(p) if p.enabled => {
+                        !self.effective_role_ids(&user.id, &ScopeRef::Project(p.id.clone())).await?.is_empty()
+                    }
                     _ => false,
                 };
                 Ok(usable.then(|| ScopeRef::Project(pid.clone())))
@@ -423,14 +421,14 @@ impl Identity {
             }
         };
         if let Some(scope) = &scope {
-            let mut role_ids = self.store.effective_role_ids(&user.id, scope).await?;
+            let snapshot = self.role_snapshot().await?;
+            let mut role_ids = self.effective_role_ids(&user.id, scope).await?;
             if let Some(cred_id) = &p.app_cred_id {
                 let cred =
                     self.store.get_app_cred(cred_id).await?.filter(|c| c.user_id == user.id).ok_or_else(
                         || ContextError::Invalid("The application credential no longer exists.".into()),
                     )?;
-                let granted: BTreeSet<String> =
-                    self.store.implied_roles().await?.expand(cred.role_ids.iter().cloned());
+                let granted: BTreeSet<String> = snapshot.implied.expand(cred.role_ids.iter().cloned());
                 role_ids = role_ids.intersection(&granted).cloned().collect();
                 ctx.application_credential = Some(NamedRef { id: cred.id, name: cred.name });
             }
@@ -442,8 +440,8 @@ impl Identity {
                 }));
             }
             for id in role_ids {
-                if let Some(role) = self.store.get_role(&id).await? {
-                    ctx.roles.push(NamedRef { id: role.id, name: role.name });
+                if let Some(role) = snapshot.roles.get(&id) {
+                    ctx.roles.push(NamedRef { id: role.id.clone(), name: role.name.clone() });
                 }
             }
         }

@@ -128,7 +128,7 @@ async fn system(
     BaseUrl(base): BaseUrl,
 ) -> ApiResult<Json<Value>> {
     s.authorize(&caller, "identity:get_auth_system", &json!({}))?;
-    let roles = s.store.effective_role_ids(&caller.user.id, &crate::access::ScopeRef::System).await?;
+    let roles = s.effective_role_ids(&caller.user.id, &crate::access::ScopeRef::System).await?;
     let system: Vec<Value> = if roles.is_empty() { vec![] } else { vec![json!({"all": true})] };
     Ok(Json(json!({"system": system, "links": links(&base, "auth/system")})))
 }
