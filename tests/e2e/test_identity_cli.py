@@ -84,14 +84,18 @@ def test_seed_walkthrough(cloud):
     rows = cloud.osc("role", "assignment", "list", "--names", "-f", "json")
     assert any(r["Role"] == "admin" and r["User"] == "glance2@Default" and r["Project"] == "service@Default" for r in rows), rows
 
-    svc = cloud.osc("service", "create", "--name", "glance", "--description", "OpenStack Image", "image", "-f", "json")
-    assert svc["type"] == "image" and svc["name"] == "glance"
-    ep = cloud.osc("endpoint", "create", "--region", "RegionOne", "image", "public", "http://127.0.0.1:9292", "-f", "json")
-    assert ep["interface"] == "public" and ep["url"] == "http://127.0.0.1:9292" and ep["service_name"] == "glance"
+    # Stratus registers its own services at bootstrap; the image service is already there.
+    catalog = cloud.osc("catalog", "list", "-f", "json")
+    assert any(c["Type"] == "image" and c["Name"] == "glance" for c in catalog)
+    # The seed's flow for registering a service, with a service Stratus does not run.
+    svc = cloud.osc("service", "create", "--name", "billing", "--description", "Billing API", "rating", "-f", "json")
+    assert svc["type"] == "rating" and svc["name"] == "billing"
+    ep = cloud.osc("endpoint", "create", "--region", "RegionOne", "rating", "public", "http://127.0.0.1:8889", "-f", "json")
+    assert ep["interface"] == "public" and ep["url"] == "http://127.0.0.1:8889" and ep["service_name"] == "billing"
 
     catalog = cloud.osc("catalog", "list", "-f", "json")
-    image = [c for c in catalog if c["Type"] == "image"]
-    assert image and "http://127.0.0.1:9292" in json.dumps(image[0]["Endpoints"])
+    rating = [c for c in catalog if c["Type"] == "rating"]
+    assert rating and "http://127.0.0.1:8889" in json.dumps(rating[0]["Endpoints"])
 
     # The new user gets a token scoped to its project, and it carries the role.
     env = cloud.user_env(OS_USERNAME="glance2", OS_PASSWORD="GLANCE_PASS", OS_PROJECT_NAME="service",

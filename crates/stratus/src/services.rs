@@ -3,21 +3,32 @@
 use std::sync::Arc;
 
 use anyhow::Context;
+use stratus_core::auth::SharedResolver;
 use stratus_core::config::Config;
 use stratus_core::http::{self, ShutdownTrigger};
 use stratus_identity::bootstrap::{BootstrapReport, CatalogEntry};
+use stratus_identity::tokens::LocalResolver;
 use stratus_identity::Identity;
+use stratus_image::ImageService;
 
 use crate::credentials;
 
 /// Every service in the catalog of this node.
 pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
-    vec![CatalogEntry {
-        service_type: "identity",
-        name: "keystone",
-        description: "OpenStack Identity",
-        url: format!("{}/v3", config.public_url(&config.identity.listen)),
-    }]
+    vec![
+        CatalogEntry {
+            service_type: "identity",
+            name: "keystone",
+            description: "OpenStack Identity",
+            url: format!("{}/v3", config.public_url(&config.identity.listen)),
+        },
+        CatalogEntry {
+            service_type: "image",
+            name: "glance",
+            description: "OpenStack Image",
+            url: config.public_url(&config.image.listen),
+        },
+    ]
 }
 
 fn prepare_data_dir(config: &Config) -> anyhow::Result<()> {
@@ -76,17 +87,36 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
         println!("  try: source {} && openstack token issue", credentials::openrc_path(&config).display());
     }
 
+    let image = ImageService::open(config.clone()).await.context("opening the image service")?;
+    let resolver: SharedResolver = Arc::new(LocalResolver(identity.clone()));
+
     let (trigger, shutdown) = ShutdownTrigger::new();
-    let listener = http::bind("identity", &config.identity.listen).await?;
+    let identity_listener = http::bind("identity", &config.identity.listen).await?;
+    let image_listener = http::bind("image", &config.image.listen).await?;
     identity.spawn_key_watcher(shutdown.clone());
-    let identity_router = stratus_identity::api::router(identity.clone());
-    let server = tokio::spawn(http::serve("identity", listener, identity_router, shutdown.clone()));
+    let servers = [
+        tokio::spawn(http::serve(
+            "identity",
+            identity_listener,
+            stratus_identity::api::router(identity.clone()),
+            shutdown.clone(),
+        )),
+        tokio::spawn(http::serve(
+            "image",
+            image_listener,
+            stratus_image::api::router(image.clone(), resolver),
+            shutdown.clone(),
+        )),
+    ];
 
     wait_for_signal().await;
     tracing::info!("shutting down");
     trigger.fire();
-    server.await.context("identity server task")??;
+    for server in servers {
+        server.await.context("server task")??;
+    }
     identity.store.db().close().await;
+    image.store.db().close().await;
     Ok(())
 }
 

@@ -1,0 +1,323 @@
+//! The image service object and its rules: who sees an image, and how data gets in and out.
+
+use std::sync::Arc;
+
+use anyhow::Context;
+use axum::body::Body;
+use futures_util::StreamExt;
+use serde_json::{json, Value};
+use stratus_core::auth::AuthContext;
+use stratus_core::config::Config;
+use stratus_core::db::Db;
+use stratus_core::error::{ApiError, ApiResult};
+use stratus_core::policy::Policy;
+
+use crate::backend::{FileStore, PendingWrite, StoredData, WriteError};
+use crate::model::{Image, ImageStatus, Visibility};
+use crate::store::Store;
+
+pub struct ImageService {
+    pub config: Config,
+    pub store: Store,
+    pub files: FileStore,
+    pub policy: Policy,
+}
+
+impl ImageService {
+    pub async fn open(config: Config) -> anyhow::Result<Arc<ImageService>> {
+        let url = config.database_url("image", &config.image.database_url);
+        let store = Store::open(Db::connect(&url).await?).await?;
+        let files = FileStore::open(config.image_store_dir()).context("opening the image store directory")?;
+        let policy = Policy::new(crate::policy_defaults::DEFAULTS)?;
+        let service = ImageService { config, store, files, policy };
+        service.recover().await?;
+        Ok(Arc::new(service))
+    }
+
+    /// After a crash, uploads that were in flight can never finish: back to queued.
+    async fn recover(&self) -> anyhow::Result<()> {
+        // Imports whose staged data survived stay `uploading` so they can be imported again.
+        for (from, to) in
+            [(ImageStatus::Saving, ImageStatus::Queued), (ImageStatus::Importing, ImageStatus::Queued)]
+        {
+            let filter = crate::store::ImageFilter {
+                status: Some(from.as_str().into()),
+                os_hidden: None,
+                ..Default::default()
+            };
+            let admin =
+                crate::store::Viewer { project_id: None, is_admin: true, member_status: "accepted".into() };
+            for hidden in [false, true] {
+                let f = crate::store::ImageFilter { os_hidden: Some(hidden), ..filter.clone() };
+                for image in self.store.list_images(&f, &admin, &[], 100_000, None).await? {
+                    tracing::warn!(image = %image.id, "an upload was interrupted by a restart; image is queued again");
+                    self.store.set_status(&image.id, from, to).await?;
+                    self.files.delete(&image.id).await;
+                }
+            }
+        }
+        Ok(())
+    }
+
+    pub fn is_admin(&self, ctx: &AuthContext) -> bool {
+        self.policy.enforce("context_is_admin", &ctx.credentials(), &json!({}))
+    }
+
+    /// The policy target of an image, as glance builds it.
+    pub async fn target(&self, ctx: &AuthContext, image: &Image) -> ApiResult<Value> {
+        let mut t = json!({
+            "id": image.id,
+            "project_id": image.owner,
+            "owner": image.owner,
+            "visibility": image.visibility.as_str(),
+            "protected": image.protected.to_string(),
+        });
+        if let Some(project) = ctx.project_id() {
+            if let Some(m) = self.store.get_member(&image.id, project).await? {
+                t["member_id"] = json!(m.member_id);
+                t["member_status"] = json!(m.status.as_str());
+            }
+        }
+        for (k, v) in &image.properties {
+            if t.get(k).is_none() {
+                t[k] = json!(v);
+            }
+        }
+        Ok(t)
+    }
+
+    pub fn authorize(&self, ctx: &AuthContext, rule: &str, target: &Value) -> ApiResult<()> {
+        if self.policy.enforce(rule, &ctx.credentials(), target) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden(format!("You are not authorized to complete {rule} action.")))
+        }
+    }
+
+    /// Can the caller see this image at all? (Invisible images are 404, as glance.)
+    pub async fn visible(&self, ctx: &AuthContext, image: &Image) -> ApiResult<bool> {
+        if self.is_admin(ctx) {
+            return Ok(true);
+        }
+        let project = ctx.project_id();
+        Ok(match image.visibility {
+            Visibility::Public | Visibility::Community => true,
+            _ if project.is_some() && image.owner.as_deref() == project => true,
+            Visibility::Shared => match project {
+                Some(p) => self.store.get_member(&image.id, p).await?.is_some(),
+                None => false,
+            },
+            Visibility::Private => false,
+        } && (image.status != ImageStatus::Deactivated || image.owner.as_deref() == project))
+    }
+
+    /// Loads an image the caller can see, or 404.
+    pub async fn load_visible(&self, ctx: &AuthContext, id: &str) -> ApiResult<Image> {
+        match self.store.get_image(id).await? {
+            Some(i) if self.visible(ctx, &i).await? => Ok(i),
+            _ => Err(ApiError::not_found(format!("No image found with ID {id}"))),
+        }
+    }
+
+    /// Moves an image along the status machine, or 409 saying why not.
+    pub async fn transition(&self, image: &Image, to: ImageStatus) -> ApiResult<()> {
+        if !image.status.can_become(to) || !self.store.set_status(&image.id, image.status, to).await? {
+            return Err(ApiError::conflict(format!(
+                "Image status transition from {} to {} is not allowed",
+                image.status.as_str(),
+                to.as_str()
+            )));
+        }
+        Ok(())
+    }
+
+    /// How many bytes this image may hold: the per-image cap, and what is left of the
+    /// owner's quota.
+    async fn size_limit(&self, image: &Image) -> ApiResult<u64> {
+        let mut limit = self.config.image.max_image_bytes;
+        let quota = self.config.image.project_quota_bytes;
+        if quota > 0 {
+            if let Some(owner) = &image.owner {
+                let used = self.store.project_usage(owner).await?.max(0) as u64;
+                limit = limit.min(quota.saturating_sub(used));
+            }
+        }
+        Ok(limit)
+    }
+
+    /// `PUT /v2/images/{id}/file`: streams the body into the store, then inspects it.
+    /// Any failure (interrupted, too large, refused by inspection) removes the data and returns
+    /// the image to `queued`, ready for another upload.
+    pub async fn upload(&self, image: &Image, body: Body) -> ApiResult<Image> {
+        self.transition(image, ImageStatus::Saving).await?;
+        let limit = self.size_limit(image).await?;
+        let outcome = async {
+            let mut w = self.files.begin(&image.id, limit).await.map_err(write_error)?;
+            let result = receive(&mut w, body, limit).await;
+            Ok::<_, ApiError>((w, result))
+        }
+        .await;
+        let (mut w, received) = match outcome {
+            Ok(v) => v,
+            Err(e) => {
+                self.store.set_status(&image.id, ImageStatus::Saving, ImageStatus::Queued).await?;
+                return Err(e);
+            }
+        };
+        if let Err(e) = received {
+            w.abort().await;
+            self.store.set_status(&image.id, ImageStatus::Saving, ImageStatus::Queued).await?;
+            return Err(e);
+        }
+        let virtual_size = match self.check_data(image, &mut w).await {
+            Ok(v) => v,
+            Err(e) => {
+                // As glance: refused data is removed and the image waits for good data.
+                w.abort().await;
+                self.store.set_status(&image.id, ImageStatus::Saving, ImageStatus::Queued).await?;
+                return Err(e);
+            }
+        };
+        let data = w.commit(virtual_size).await.map_err(write_error)?;
+        self.finish_activation(image, ImageStatus::Saving, &data).await
+    }
+
+    /// Fsyncs the data and checks it is what `disk_format` says, and safe for a hypervisor.
+    async fn check_data(&self, image: &Image, w: &mut PendingWrite) -> ApiResult<Option<u64>> {
+        w.finish().await.map_err(write_error)?;
+        // Like glance, only a bare disk can be checked: ova/ovf/docker/compressed are archives.
+        if !matches!(image.container_format.as_deref(), None | Some("bare" | "ami" | "ari" | "aki")) {
+            return Ok(None);
+        }
+        let path = w.path().to_path_buf();
+        let declared = image.disk_format.clone().unwrap_or_else(|| "raw".into());
+        // Content must match disk_format, and be safe to hand to a hypervisor (no backing
+        // file, no external data file …): glance's format inspection.
+        let info = tokio::task::spawn_blocking(move || crate::format::validate(&path, &declared))
+            .await
+            .map_err(ApiError::internal)?
+            .map_err(|e| ApiError::bad_request(e.to_string()))?;
+        Ok(info.virtual_size)
+    }
+
+    async fn finish_activation(
+        &self,
+        image: &Image,
+        from: ImageStatus,
+        data: &StoredData,
+    ) -> ApiResult<Image> {
+        if !self.store.activate(&image.id, from, data).await? {
+            // Deleted (or changed) while we were writing: the data has no image any more.
+            self.files.delete(&image.id).await;
+            return Err(ApiError::conflict(format!("Image {} was deleted during the upload.", image.id)));
+        }
+        self.store.get_image(&image.id).await?.ok_or_else(|| ApiError::not_found("No image found"))
+    }
+
+    /// `PUT /v2/images/{id}/stage`: data for a later `glance-direct` import.
+    pub async fn stage(&self, image: &Image, body: Body) -> ApiResult<()> {
+        self.transition(image, ImageStatus::Uploading).await?;
+        let limit = self.size_limit(image).await?;
+        let mut w = match self.files.begin_staging(&image.id, limit).await {
+            Ok(w) => w,
+            Err(e) => {
+                self.store.set_status(&image.id, ImageStatus::Uploading, ImageStatus::Queued).await?;
+                return Err(write_error(e));
+            }
+        };
+        let received = receive(&mut w, body, limit).await;
+        let finished = match received {
+            Ok(()) => w.finish().await.map_err(write_error),
+            Err(e) => Err(e),
+        };
+        if let Err(e) = finished {
+            w.abort().await;
+            self.store.set_status(&image.id, ImageStatus::Uploading, ImageStatus::Queued).await?;
+            return Err(e);
+        }
+        w.commit(None).await.map_err(write_error)?;
+        Ok(())
+    }
+
+    /// `POST /v2/images/{id}/import` with `glance-direct`: checks and moves the staged data
+    /// into the store in the background; the image ends `active`, or `queued` on failure.
+    pub async fn import(self: &Arc<Self>, image: &Image) -> ApiResult<()> {
+        if image.status != ImageStatus::Uploading || !self.files.staged_path(&image.id).exists() {
+            return Err(ApiError::conflict(format!(
+                "Image {} has no staged data to import (status {}).",
+                image.id,
+                image.status.as_str()
+            )));
+        }
+        self.transition(image, ImageStatus::Importing).await?;
+        let me = self.clone();
+        let image = image.clone();
+        tokio::spawn(async move {
+            if let Err(e) = me.run_import(&image).await {
+                tracing::warn!(image = %image.id, error = %e, "import failed");
+                me.files.delete(&image.id).await;
+                me.store.set_status(&image.id, ImageStatus::Importing, ImageStatus::Queued).await.ok();
+            }
+        });
+        Ok(())
+    }
+
+    async fn run_import(&self, image: &Image) -> ApiResult<()> {
+        let staged = self.files.staged_path(&image.id);
+        let limit = self.config.image.max_image_bytes;
+        let mut w = self.files.begin(&image.id, limit).await.map_err(write_error)?;
+        let copied = async {
+            let mut file = tokio::fs::File::open(&staged).await.map_err(ApiError::internal)?;
+            let mut buf = vec![0u8; 1 << 20];
+            loop {
+                let n =
+                    tokio::io::AsyncReadExt::read(&mut file, &mut buf).await.map_err(ApiError::internal)?;
+                if n == 0 {
+                    break;
+                }
+                w.write(axum::body::Bytes::copy_from_slice(&buf[..n])).await.map_err(write_error)?;
+            }
+            Ok::<_, ApiError>(())
+        }
+        .await;
+        if let Err(e) = copied {
+            w.abort().await;
+            return Err(e);
+        }
+        let virtual_size = match self.check_data(image, &mut w).await {
+            Ok(v) => v,
+            Err(e) => {
+                w.abort().await;
+                return Err(e);
+            }
+        };
+        let data = w.commit(virtual_size).await.map_err(write_error)?;
+        tokio::fs::remove_file(&staged).await.ok();
+        self.finish_activation(image, ImageStatus::Importing, &data).await?;
+        Ok(())
+    }
+}
+
+/// Streams a request body into a pending write.
+async fn receive(w: &mut PendingWrite, body: Body, limit: u64) -> ApiResult<()> {
+    let mut stream = body.into_data_stream();
+    while let Some(chunk) = stream.next().await {
+        let chunk = chunk.map_err(|e| write_error(WriteError::Interrupted(e.to_string())))?;
+        w.write(chunk).await.map_err(|e| match e {
+            WriteError::TooLarge { .. } => write_error(WriteError::TooLarge { limit }),
+            other => write_error(other),
+        })?;
+    }
+    Ok(())
+}
+
+fn write_error(e: WriteError) -> ApiError {
+    match e {
+        WriteError::TooLarge { limit } => ApiError::too_large(format!(
+            "Image data exceeds the size allowed ({limit} bytes: the image size cap or what is left of the project's storage quota)."
+        )),
+        WriteError::Interrupted(why) => ApiError::bad_request(format!("The upload was interrupted: {why}")),
+        WriteError::BadData(why) => ApiError::bad_request(why),
+        WriteError::Io(e) => ApiError::internal(format!("image store: {e}")),
+    }
+}
