@@ -1,16 +1,102 @@
-//! Where image data lives. [`ImageBackend`] is the store interface (glance_store's role); the
-//! filesystem store is the default, and an object-storage store can implement the same trait.
+//! Where image data lives.
 //!
-//! Writes stream to a temporary file beside the final one while computing md5 and sha512, are
-//! fsynced, inspected, and only then atomically renamed into place: a crash or an interrupted
-//! upload never leaves a partial image where a reader could find it.
+//! Data always arrives in the local **incoming** area first: it streams to a temporary file
+//! while md5 and sha512 are computed, is fsynced and inspected (inspection needs a local file),
+//! and only then is handed to the [`ImageBackend`] — the store (glance_store's role). The
+//! filesystem store keeps it as `<store dir>/<image id>` by an atomic rename; an object-storage
+//! store implements the same trait by uploading the verified file. A crash or an interrupted
+//! upload never leaves partial data where a reader could find it.
 
+use std::io;
 use std::path::{Path, PathBuf};
+use std::pin::Pin;
 
 use axum::body::Bytes;
 use md5::{Digest as _, Md5};
 use sha2::Sha512;
-use tokio::io::AsyncWriteExt;
+use stratus_core::auth::BoxFuture;
+use tokio::io::{AsyncRead, AsyncReadExt, AsyncSeekExt, AsyncWriteExt};
+
+/// A reader of stored image data.
+pub type DataReader = Pin<Box<dyn AsyncRead + Send>>;
+
+/// An image store: keeps verified data, serves it back, forgets it.
+pub trait ImageBackend: Send + Sync + 'static {
+    /// The store's id in `/v2/info/stores` and an image's `stores`.
+    fn id(&self) -> &'static str;
+    /// Takes the verified local file `data` as the data of image `id` (the file is consumed).
+    fn put<'a>(&'a self, id: &'a str, data: &'a Path) -> BoxFuture<'a, io::Result<()>>;
+    /// The size of image `id`'s data.
+    fn size<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<u64>>;
+    /// Reads `len` bytes of image `id` from `offset`.
+    fn open<'a>(&'a self, id: &'a str, offset: u64, len: u64) -> BoxFuture<'a, io::Result<DataReader>>;
+    /// Removes image `id`'s data, if any.
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()>;
+}
+
+/// The filesystem store: `<dir>/<image id>`.
+#[derive(Debug, Clone)]
+pub struct FileBackend {
+    dir: PathBuf,
+}
+
+impl FileBackend {
+    pub fn open(dir: PathBuf) -> io::Result<FileBackend> {
+        std::fs::create_dir_all(&dir)?;
+        Ok(FileBackend { dir })
+    }
+
+    fn path(&self, id: &str) -> PathBuf {
+        self.dir.join(id)
+    }
+}
+
+impl ImageBackend for FileBackend {
+    fn id(&self) -> &'static str {
+        "file"
+    }
+
+    fn put<'a>(&'a self, id: &'a str, data: &'a Path) -> BoxFuture<'a, io::Result<()>> {
+        Box::pin(async move {
+            let dest = self.path(id);
+            if let Err(e) = tokio::fs::rename(data, &dest).await {
+                // Another filesystem: copy, fsync, then drop the source.
+                if e.raw_os_error() != Some(18) {
+                    return Err(e);
+                }
+                let tmp = self.dir.join(format!(".tmp-{id}-{}", uuid::Uuid::new_v4().simple()));
+                tokio::fs::copy(data, &tmp).await?;
+                tokio::fs::File::open(&tmp).await?.sync_all().await?;
+                tokio::fs::rename(&tmp, &dest).await?;
+                tokio::fs::remove_file(data).await.ok();
+            }
+            if let Ok(d) = tokio::fs::File::open(&self.dir).await {
+                d.sync_all().await.ok();
+            }
+            Ok(())
+        })
+    }
+
+    fn size<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<u64>> {
+        Box::pin(async move { Ok(tokio::fs::metadata(self.path(id)).await?.len()) })
+    }
+
+    fn open<'a>(&'a self, id: &'a str, offset: u64, len: u64) -> BoxFuture<'a, io::Result<DataReader>> {
+        Box::pin(async move {
+            let mut file = tokio::fs::File::open(self.path(id)).await?;
+            if offset > 0 {
+                file.seek(io::SeekFrom::Start(offset)).await?;
+            }
+            Ok(Box::pin(file.take(len)) as DataReader)
+        })
+    }
+
+    fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
+        Box::pin(async move {
+            tokio::fs::remove_file(self.path(id)).await.ok();
+        })
+    }
+}
 
 /// What a finished write produced.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,16 +114,13 @@ pub enum WriteError {
     TooLarge { limit: u64 },
     #[error("the upload was interrupted: {0}")]
     Interrupted(String),
-    #[error("{0}")]
-    BadData(String),
     #[error("image store: {0}")]
-    Io(#[from] std::io::Error),
+    Io(#[from] io::Error),
 }
 
-/// A write in progress: data goes to a temporary file until [`PendingWrite::commit`].
+/// A write in progress in the incoming area.
 pub struct PendingWrite {
     tmp: PathBuf,
-    dest: PathBuf,
     file: tokio::fs::File,
     md5: Md5,
     sha512: Sha512,
@@ -57,11 +140,7 @@ impl PendingWrite {
         Ok(())
     }
 
-    pub fn size(&self) -> u64 {
-        self.size
-    }
-
-    /// The data so far, on disk, for inspection before commit.
+    /// The data so far, on local disk, for inspection before commit.
     pub fn path(&self) -> &Path {
         &self.tmp
     }
@@ -73,17 +152,31 @@ impl PendingWrite {
         Ok(())
     }
 
-    /// Moves the data into place and returns what was stored.
-    pub async fn commit(self, virtual_size: Option<u64>) -> Result<StoredData, WriteError> {
-        let PendingWrite { tmp, dest, file, md5, sha512, size, .. } = self;
+    fn digests(md5: Md5, sha512: Sha512, size: u64, virtual_size: Option<u64>) -> StoredData {
+        StoredData { size, virtual_size, md5: hex(&md5.finalize()), sha512: hex(&sha512.finalize()) }
+    }
+
+    /// Hands the verified data to the store as image `id`.
+    pub async fn commit(
+        self,
+        backend: &dyn ImageBackend,
+        id: &str,
+        virtual_size: Option<u64>,
+    ) -> Result<StoredData, WriteError> {
+        let PendingWrite { tmp, file, md5, sha512, size, .. } = self;
         drop(file);
-        tokio::fs::rename(&tmp, &dest).await?;
-        if let Some(dir) = dest.parent() {
-            if let Ok(d) = tokio::fs::File::open(dir).await {
-                d.sync_all().await.ok();
-            }
+        if let Err(e) = backend.put(id, &tmp).await {
+            tokio::fs::remove_file(&tmp).await.ok();
+            return Err(e.into());
         }
-        Ok(StoredData { size, virtual_size, md5: hex(&md5.finalize()), sha512: hex(&sha512.finalize()) })
+        Ok(Self::digests(md5, sha512, size, virtual_size))
+    }
+
+    /// Keeps the data at `dest` in the incoming area (staged data waiting for an import).
+    pub async fn commit_local(self, dest: &Path) -> Result<(), WriteError> {
+        drop(self.file);
+        tokio::fs::rename(&self.tmp, dest).await?;
+        Ok(())
     }
 
     /// Throws the partial data away.
@@ -97,26 +190,24 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// The filesystem store: `<dir>/<image id>`; temporary files are `<dir>/.tmp-<id>-<random>`.
+/// The local incoming area: temporary files of writes in flight (`.tmp-<id>-<random>`) and
+/// staged data of interoperable imports (`staging/<id>`).
 #[derive(Debug, Clone)]
-pub struct FileStore {
+pub struct Incoming {
     dir: PathBuf,
 }
 
-/// Where staged data (interoperable import) waits: `<dir>/staging/<id>`.
-const STAGING: &str = "staging";
-
-impl FileStore {
-    pub fn open(dir: PathBuf) -> std::io::Result<FileStore> {
-        std::fs::create_dir_all(dir.join(STAGING))?;
-        let store = FileStore { dir };
-        store.remove_leftovers();
-        Ok(store)
+impl Incoming {
+    pub fn open(dir: PathBuf) -> io::Result<Incoming> {
+        std::fs::create_dir_all(dir.join("staging"))?;
+        let incoming = Incoming { dir };
+        incoming.remove_leftovers();
+        Ok(incoming)
     }
 
     /// Temporary files of writes that never finished (a crash) are removed at start.
     fn remove_leftovers(&self) {
-        for dir in [self.dir.clone(), self.dir.join(STAGING)] {
+        for dir in [self.dir.clone(), self.dir.join("staging")] {
             if let Ok(entries) = std::fs::read_dir(&dir) {
                 for e in entries.flatten() {
                     if e.file_name().to_string_lossy().starts_with(".tmp-") {
@@ -127,40 +218,27 @@ impl FileStore {
         }
     }
 
-    pub fn path(&self, id: &str) -> PathBuf {
-        self.dir.join(id)
-    }
-
     pub fn staged_path(&self, id: &str) -> PathBuf {
-        self.dir.join(STAGING).join(id)
+        self.dir.join("staging").join(id)
     }
 
-    async fn begin_at(&self, dir: PathBuf, id: &str, limit: u64) -> Result<PendingWrite, WriteError> {
+    async fn begin_in(&self, dir: PathBuf, id: &str, limit: u64) -> Result<PendingWrite, WriteError> {
         let tmp = dir.join(format!(".tmp-{id}-{}", uuid::Uuid::new_v4().simple()));
         let file = tokio::fs::OpenOptions::new().write(true).create_new(true).open(&tmp).await?;
-        Ok(PendingWrite {
-            tmp,
-            dest: dir.join(id),
-            file,
-            md5: Md5::new(),
-            sha512: Sha512::new(),
-            size: 0,
-            limit,
-        })
+        Ok(PendingWrite { tmp, file, md5: Md5::new(), sha512: Sha512::new(), size: 0, limit })
     }
 
-    /// Starts writing the data of image `id`, refusing more than `limit` bytes.
+    /// Starts receiving data for image `id`, refusing more than `limit` bytes.
     pub async fn begin(&self, id: &str, limit: u64) -> Result<PendingWrite, WriteError> {
-        self.begin_at(self.dir.clone(), id, limit).await
+        self.begin_in(self.dir.clone(), id, limit).await
     }
 
     /// Starts staging data for an import.
     pub async fn begin_staging(&self, id: &str, limit: u64) -> Result<PendingWrite, WriteError> {
-        self.begin_at(self.dir.join(STAGING), id, limit).await
+        self.begin_in(self.dir.join("staging"), id, limit).await
     }
 
-    pub async fn delete(&self, id: &str) {
-        tokio::fs::remove_file(self.path(id)).await.ok();
+    pub async fn delete_staged(&self, id: &str) {
         tokio::fs::remove_file(self.staged_path(id)).await.ok();
     }
 }
@@ -173,38 +251,54 @@ mod tests {
         std::env::temp_dir().join(format!("stratus-store-{}", uuid::Uuid::new_v4().simple()))
     }
 
+    fn names(dir: &Path) -> Vec<String> {
+        let mut v: Vec<String> = std::fs::read_dir(dir)
+            .unwrap()
+            .flatten()
+            .map(|e| e.file_name().to_string_lossy().into_owned())
+            .collect();
+        v.sort();
+        v
+    }
+
     #[tokio::test]
-    async fn write_hash_and_commit() {
+    async fn write_hash_commit_and_read_back() {
         let dir = temp_dir();
-        let store = FileStore::open(dir.clone()).unwrap();
-        let mut w = store.begin("img", 1024).await.unwrap();
+        let incoming = Incoming::open(dir.join("incoming")).unwrap();
+        let store = FileBackend::open(dir.clone()).unwrap();
+        let mut w = incoming.begin("img", 1024).await.unwrap();
         w.write(Bytes::from_static(b"hello ")).await.unwrap();
         w.write(Bytes::from_static(b"world")).await.unwrap();
-        assert!(!store.path("img").exists(), "nothing visible before commit");
+        assert!(store.size("img").await.is_err(), "nothing in the store before commit");
         w.finish().await.unwrap();
-        let data = w.commit(None).await.unwrap();
+        let data = w.commit(&store, "img", None).await.unwrap();
         assert_eq!(data.size, 11);
         assert_eq!(data.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
         assert!(data.sha512.starts_with("309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f"));
-        assert_eq!(std::fs::read(store.path("img")).unwrap(), b"hello world");
+        assert_eq!(store.size("img").await.unwrap(), 11);
+        let mut part = String::new();
+        store.open("img", 6, 5).await.unwrap().read_to_string(&mut part).await.unwrap();
+        assert_eq!(part, "world");
+        assert_eq!(names(&dir.join("incoming")), vec!["staging"], "nothing left in the incoming area");
+        store.delete("img").await;
+        assert!(store.size("img").await.is_err());
         std::fs::remove_dir_all(dir).ok();
     }
 
     #[tokio::test]
     async fn limits_and_aborts_leave_nothing() {
         let dir = temp_dir();
-        let store = FileStore::open(dir.clone()).unwrap();
-        let mut w = store.begin("big", 4).await.unwrap();
+        let incoming = Incoming::open(dir.clone()).unwrap();
+        let mut w = incoming.begin("big", 4).await.unwrap();
         assert!(matches!(
             w.write(Bytes::from_static(b"12345")).await,
             Err(WriteError::TooLarge { limit: 4 })
         ));
         w.abort().await;
-        let names: Vec<_> = std::fs::read_dir(&dir).unwrap().flatten().map(|e| e.file_name()).collect();
-        assert_eq!(names, vec![std::ffi::OsString::from("staging")], "no partial file left");
-        // A crash leftover is removed when the store opens again.
+        assert_eq!(names(&dir), vec!["staging"], "no partial file left");
+        // A crash leftover is removed when the area opens again.
         std::fs::write(dir.join(".tmp-x-123"), b"partial").unwrap();
-        FileStore::open(dir.clone()).unwrap();
+        Incoming::open(dir.clone()).unwrap();
         assert!(!dir.join(".tmp-x-123").exists());
         std::fs::remove_dir_all(dir).ok();
     }

@@ -12,14 +12,17 @@ use stratus_core::db::Db;
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::policy::Policy;
 
-use crate::backend::{FileStore, PendingWrite, StoredData, WriteError};
+use crate::backend::{FileBackend, ImageBackend, Incoming, PendingWrite, StoredData, WriteError};
 use crate::model::{Image, ImageStatus, Visibility};
 use crate::store::Store;
 
 pub struct ImageService {
     pub config: Config,
     pub store: Store,
-    pub files: FileStore,
+    /// Where data arrives and is checked before the store takes it.
+    pub incoming: Incoming,
+    /// The image store.
+    pub backend: Arc<dyn ImageBackend>,
     pub policy: Policy,
 }
 
@@ -27,9 +30,12 @@ impl ImageService {
     pub async fn open(config: Config) -> anyhow::Result<Arc<ImageService>> {
         let url = config.database_url("image", &config.image.database_url);
         let store = Store::open(Db::connect(&url).await?).await?;
-        let files = FileStore::open(config.image_store_dir()).context("opening the image store directory")?;
+        let dir = config.image_store_dir();
+        let incoming = Incoming::open(dir.join("incoming")).context("opening the image incoming area")?;
+        let backend: Arc<dyn ImageBackend> =
+            Arc::new(FileBackend::open(dir).context("opening the image store directory")?);
         let policy = Policy::new(crate::policy_defaults::DEFAULTS)?;
-        let service = ImageService { config, store, files, policy };
+        let service = ImageService { config, store, incoming, backend, policy };
         service.recover().await?;
         Ok(Arc::new(service))
     }
@@ -52,7 +58,7 @@ impl ImageService {
                 for image in self.store.list_images(&f, &admin, &[], 100_000, None).await? {
                     tracing::warn!(image = %image.id, "an upload was interrupted by a restart; image is queued again");
                     self.store.set_status(&image.id, from, to).await?;
-                    self.files.delete(&image.id).await;
+                    self.backend.delete(&image.id).await;
                 }
             }
         }
@@ -152,7 +158,7 @@ impl ImageService {
         self.transition(image, ImageStatus::Saving).await?;
         let limit = self.size_limit(image).await?;
         let outcome = async {
-            let mut w = self.files.begin(&image.id, limit).await.map_err(write_error)?;
+            let mut w = self.incoming.begin(&image.id, limit).await.map_err(write_error)?;
             let result = receive(&mut w, body, limit).await;
             Ok::<_, ApiError>((w, result))
         }
@@ -178,7 +184,7 @@ impl ImageService {
                 return Err(e);
             }
         };
-        let data = w.commit(virtual_size).await.map_err(write_error)?;
+        let data = w.commit(self.backend.as_ref(), &image.id, virtual_size).await.map_err(write_error)?;
         self.finish_activation(image, ImageStatus::Saving, &data).await
     }
 
@@ -208,7 +214,7 @@ impl ImageService {
     ) -> ApiResult<Image> {
         if !self.store.activate(&image.id, from, data).await? {
             // Deleted (or changed) while we were writing: the data has no image any more.
-            self.files.delete(&image.id).await;
+            self.backend.delete(&image.id).await;
             return Err(ApiError::conflict(format!("Image {} was deleted during the upload.", image.id)));
         }
         self.store.get_image(&image.id).await?.ok_or_else(|| ApiError::not_found("No image found"))
@@ -218,7 +224,7 @@ impl ImageService {
     pub async fn stage(&self, image: &Image, body: Body) -> ApiResult<()> {
         self.transition(image, ImageStatus::Uploading).await?;
         let limit = self.size_limit(image).await?;
-        let mut w = match self.files.begin_staging(&image.id, limit).await {
+        let mut w = match self.incoming.begin_staging(&image.id, limit).await {
             Ok(w) => w,
             Err(e) => {
                 self.store.set_status(&image.id, ImageStatus::Uploading, ImageStatus::Queued).await?;
@@ -235,14 +241,14 @@ impl ImageService {
             self.store.set_status(&image.id, ImageStatus::Uploading, ImageStatus::Queued).await?;
             return Err(e);
         }
-        w.commit(None).await.map_err(write_error)?;
+        w.commit_local(&self.incoming.staged_path(&image.id)).await.map_err(write_error)?;
         Ok(())
     }
 
     /// `POST /v2/images/{id}/import` with `glance-direct`: checks and moves the staged data
     /// into the store in the background; the image ends `active`, or `queued` on failure.
     pub async fn import(self: &Arc<Self>, image: &Image) -> ApiResult<()> {
-        if image.status != ImageStatus::Uploading || !self.files.staged_path(&image.id).exists() {
+        if image.status != ImageStatus::Uploading || !self.incoming.staged_path(&image.id).exists() {
             return Err(ApiError::conflict(format!(
                 "Image {} has no staged data to import (status {}).",
                 image.id,
@@ -255,7 +261,8 @@ impl ImageService {
         tokio::spawn(async move {
             if let Err(e) = me.run_import(&image).await {
                 tracing::warn!(image = %image.id, error = %e, "import failed");
-                me.files.delete(&image.id).await;
+                me.incoming.delete_staged(&image.id).await;
+                me.backend.delete(&image.id).await;
                 me.store.set_status(&image.id, ImageStatus::Importing, ImageStatus::Queued).await.ok();
             }
         });
@@ -263,9 +270,9 @@ impl ImageService {
     }
 
     async fn run_import(&self, image: &Image) -> ApiResult<()> {
-        let staged = self.files.staged_path(&image.id);
+        let staged = self.incoming.staged_path(&image.id);
         let limit = self.config.image.max_image_bytes;
-        let mut w = self.files.begin(&image.id, limit).await.map_err(write_error)?;
+        let mut w = self.incoming.begin(&image.id, limit).await.map_err(write_error)?;
         let copied = async {
             let mut file = tokio::fs::File::open(&staged).await.map_err(ApiError::internal)?;
             let mut buf = vec![0u8; 1 << 20];
@@ -291,8 +298,8 @@ impl ImageService {
                 return Err(e);
             }
         };
-        let data = w.commit(virtual_size).await.map_err(write_error)?;
-        tokio::fs::remove_file(&staged).await.ok();
+        let data = w.commit(self.backend.as_ref(), &image.id, virtual_size).await.map_err(write_error)?;
+        self.incoming.delete_staged(&image.id).await;
         self.finish_activation(image, ImageStatus::Importing, &data).await?;
         Ok(())
     }
@@ -317,7 +324,6 @@ fn write_error(e: WriteError) -> ApiError {
             "Image data exceeds the size allowed ({limit} bytes: the image size cap or what is left of the project's storage quota)."
         )),
         WriteError::Interrupted(why) => ApiError::bad_request(format!("The upload was interrupted: {why}")),
-        WriteError::BadData(why) => ApiError::bad_request(why),
         WriteError::Io(e) => ApiError::internal(format!("image store: {e}")),
     }
 }

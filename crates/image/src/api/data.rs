@@ -9,7 +9,6 @@ use axum::Router;
 use serde_json::Value;
 use stratus_core::auth::Authenticated;
 use stratus_core::error::{ApiError, ApiResult};
-use tokio::io::{AsyncReadExt, AsyncSeekExt};
 
 use super::State;
 use crate::model::ImageStatus;
@@ -107,12 +106,11 @@ async fn download(
         ImageStatus::Deactivated => {}
         _ => return Ok(StatusCode::NO_CONTENT.into_response()),
     }
-    let path = s.files.path(&id);
-    let mut file = tokio::fs::File::open(&path)
+    let size = s
+        .backend
+        .size(&id)
         .await
         .map_err(|_| ApiError::not_found(format!("Image {id} has no data in the store.")))?;
-    let size = file.metadata().await.map_err(ApiError::internal)?.len();
-
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => Some(parse_range(r, size)?),
         None => None,
@@ -121,10 +119,8 @@ async fn download(
         Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
         None => (StatusCode::OK, 0, size),
     };
-    if start > 0 {
-        file.seek(std::io::SeekFrom::Start(start)).await.map_err(ApiError::internal)?;
-    }
-    let stream = tokio_util::io::ReaderStream::with_capacity(file.take(len), 256 * 1024);
+    let reader = s.backend.open(&id, start, len).await.map_err(ApiError::internal)?;
+    let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
     let h = resp.headers_mut();

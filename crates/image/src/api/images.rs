@@ -324,7 +324,8 @@ async fn remove(
         return Err(ApiError::forbidden(format!("Image {id} is protected and cannot be deleted.")));
     }
     s.store.delete_image(&id).await?;
-    s.files.delete(&id).await;
+    s.backend.delete(&id).await;
+    s.incoming.delete_staged(&id).await;
     Ok(StatusCode::NO_CONTENT)
 }
 
