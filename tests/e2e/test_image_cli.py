@@ -772,6 +772,13 @@ def test_upload_over_the_size_cap(cloud):
     (STRATUS_IMAGE_MAX_IMAGE_BYTES), then restores the default."""
     cap = 1024 * 1024
     cloud.env["STRATUS_IMAGE_MAX_IMAGE_BYTES"] = str(cap)
+    # The project's quota: what it holds now, plus room for one and a half more images.
+    tok = token(cloud)
+    project = cloud.osc("token", "issue", "-f", "json")["project_id"]
+    status, _, listing = api(cloud, "GET", f"/v2/images?owner={project}&limit=1000", tok)
+    assert status == 200
+    used = sum(i["size"] or 0 for i in listing["images"])
+    cloud.env["STRATUS_IMAGE_PROJECT_QUOTA_BYTES"] = str(used + cap + cap // 2)
     try:
         cloud.restart()
         tok = token(cloud)
@@ -807,6 +814,15 @@ def test_upload_over_the_size_cap(cloud):
         assert api(cloud, "PUT", f"/v2/images/{img['id']}/file", tok, raw=data,
                    content_type="application/octet-stream")[0] == 204
         assert get_image(cloud, tok, img["id"])["size"] == cap
+        # The next full-size image does not fit in what is left of the project's quota.
+        before = store_files(cloud)
+        img2 = create_raw(cloud, tok, name=unique("over-quota"))
+        status, _, body = api(cloud, "PUT", f"/v2/images/{img2['id']}/file", tok, raw=os.urandom(cap),
+                              content_type="application/octet-stream")
+        assert status == 413 and "quota" in body["message"], (status, body)
+        assert get_image(cloud, tok, img2["id"])["status"] == "queued"
+        assert_nothing_left(cloud, img2["id"], before)
     finally:
         del cloud.env["STRATUS_IMAGE_MAX_IMAGE_BYTES"]
+        del cloud.env["STRATUS_IMAGE_PROJECT_QUOTA_BYTES"]
         cloud.restart()
