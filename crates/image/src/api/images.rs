@@ -334,15 +334,7 @@ async fn deactivate(
     Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let image = s.load_visible(&ctx, &id).await?;
-    s.authorize(&ctx, "deactivate", &s.target(&ctx, &image).await?)?;
-    if image.status == ImageStatus::Deactivated {
-        return Ok(StatusCode::NO_CONTENT);
-    }
-    s.transition(&image, ImageStatus::Deactivated).await.map_err(|_| {
-        ApiError::forbidden(format!("Not allowed to deactivate image in status '{}'", image.status.as_str()))
-    })?;
-    Ok(StatusCode::NO_CONTENT)
+    switch_activation(&s, &ctx, &id, "deactivate", ImageStatus::Deactivated).await
 }
 
 async fn reactivate(
@@ -350,14 +342,28 @@ async fn reactivate(
     Authenticated(ctx): Authenticated,
     Path(id): Path<String>,
 ) -> ApiResult<StatusCode> {
-    let image = s.load_visible(&ctx, &id).await?;
-    s.authorize(&ctx, "reactivate", &s.target(&ctx, &image).await?)?;
-    if image.status == ImageStatus::Active {
-        return Ok(StatusCode::NO_CONTENT);
+    switch_activation(&s, &ctx, &id, "reactivate", ImageStatus::Active).await
+}
+
+/// Deactivation and reactivation: policy rule `action`, then `active ⇄ deactivated`
+/// (already there is fine; any other status is refused, as glance).
+async fn switch_activation(
+    s: &State,
+    ctx: &AuthContext,
+    id: &str,
+    action: &str,
+    to: ImageStatus,
+) -> ApiResult<StatusCode> {
+    let image = s.load_visible(ctx, id).await?;
+    s.authorize(ctx, action, &s.target(ctx, &image).await?)?;
+    if image.status != to {
+        s.transition(&image, to).await.map_err(|_| {
+            ApiError::forbidden(format!(
+                "Not allowed to {action} image in status '{}'",
+                image.status.as_str()
+            ))
+        })?;
     }
-    s.transition(&image, ImageStatus::Active).await.map_err(|_| {
-        ApiError::forbidden(format!("Not allowed to reactivate image in status '{}'", image.status.as_str()))
-    })?;
     Ok(StatusCode::NO_CONTENT)
 }
 
