@@ -69,19 +69,32 @@ impl ImageService {
         self.policy.enforce("context_is_admin", &ctx.credentials(), &json!({}))
     }
 
-    /// The policy target of an image, as glance builds it.
+    /// The policy target of an image, as glance builds it: the image's attributes and
+    /// properties, `project_id` = owner, and `member_id` when a shared image is viewed by one of
+    /// its members.
     pub async fn target(&self, ctx: &AuthContext, image: &Image) -> ApiResult<Value> {
         let mut t = json!({
             "id": image.id,
+            "image_id": image.id,
+            "name": image.name,
+            "status": image.status.as_str(),
             "project_id": image.owner,
             "owner": image.owner,
             "visibility": image.visibility.as_str(),
-            "protected": image.protected.to_string(),
+            "protected": image.protected,
+            "os_hidden": image.os_hidden,
+            "disk_format": image.disk_format,
+            "container_format": image.container_format,
+            "size": image.size,
+            "virtual_size": image.virtual_size,
+            "min_disk": image.min_disk,
+            "min_ram": image.min_ram,
+            "tags": image.tags,
         });
-        if let Some(project) = ctx.project_id() {
-            if let Some(m) = self.store.get_member(&image.id, project).await? {
+        let viewer = ctx.project_id();
+        if image.visibility == Visibility::Shared && viewer.is_some() && image.owner.as_deref() != viewer {
+            if let Some(m) = self.store.get_member(&image.id, viewer.unwrap_or_default()).await? {
                 t["member_id"] = json!(m.member_id);
-                t["member_status"] = json!(m.status.as_str());
             }
         }
         for (k, v) in &image.properties {
