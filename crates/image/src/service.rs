@@ -168,8 +168,8 @@ impl ImageService {
     /// Any failure (interrupted, too large, refused by inspection) removes the data and returns
     /// the image to `queued`, ready for another upload.
     pub async fn upload(&self, image: &Image, body: Body) -> ApiResult<Image> {
-        self.transition(image, ImageStatus::Saving).await?;
         let limit = self.size_limit(image).await?;
+        self.transition(image, ImageStatus::Saving).await?;
         let outcome = async {
             let mut w = self.incoming.begin(&image.id, limit).await.map_err(write_error)?;
             let result = receive(&mut w, body, limit).await;
@@ -235,8 +235,8 @@ impl ImageService {
 
     /// `PUT /v2/images/{id}/stage`: data for a later `glance-direct` import.
     pub async fn stage(&self, image: &Image, body: Body) -> ApiResult<()> {
-        self.transition(image, ImageStatus::Uploading).await?;
         let limit = self.size_limit(image).await?;
+        self.transition(image, ImageStatus::Uploading).await?;
         let mut w = match self.incoming.begin_staging(&image.id, limit).await {
             Ok(w) => w,
             Err(e) => {

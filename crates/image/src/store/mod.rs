@@ -348,15 +348,14 @@ impl Store {
         Ok(())
     }
 
-    /// Bytes of image data a project holds (finished and in-flight uploads).
+    /// Bytes of image data a project holds. Summed here rather than with SQL `SUM`, whose
+    /// type differs between engines (DECIMAL on MariaDB, which sqlx's Any driver cannot read).
     pub async fn project_usage(&self, owner: &str) -> ApiResult<i64> {
-        let row = sqlx::query(
-            "SELECT COALESCE(SUM(size), 0) AS used FROM images WHERE owner = ? AND size IS NOT NULL",
-        )
-        .bind(owner)
-        .fetch_one(self.pool())
-        .await?;
-        Ok(int(&row, "used"))
+        let rows = sqlx::query("SELECT size FROM images WHERE owner = ? AND size IS NOT NULL")
+            .bind(owner)
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().map(|r| int(r, "size")).sum())
     }
 
     // ---- members ----
