@@ -1,17 +1,21 @@
 //! Closed-loop load: N workers, each with its own keep-alive client, send one request after the
-//! other until the phase's deadline or request budget is spent, recording every latency.
+//! other until the phase's deadline or request budget is spent, recording every latency. Also
+//! the meters every benchmark shares: the server's RSS sampled every 100 ms, and CPU time of the
+//! server, of this process and of the rest of the machine.
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
+use tokio::task::JoinHandle;
+
 use crate::server::{cpu_time, machine_busy, rss_bytes};
 
 /// Longest a single request may take before it counts as an error (a timeout).
 pub const REQUEST_TIMEOUT: Duration = Duration::from_secs(60);
-/// How often the server's RSS is sampled during a phase.
-const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(100);
+/// How often the server's RSS is sampled during a phase or a transfer.
+pub const RSS_SAMPLE_EVERY: Duration = Duration::from_millis(100);
 
 /// What one request of a phase is.
 #[derive(Clone)]
@@ -25,6 +29,21 @@ pub enum Op {
     Issue { body: Arc<serde_json::Value> },
     /// `GET /v3/projects`.
     ListProjects { auth_token: String },
+    /// `GET /v2/images{query}` on the image API (`query` is empty or starts with `?`).
+    ListImages { auth_token: String, query: String },
+}
+
+impl Op {
+    /// A cheap request to open a worker's connection with before the clock starts (its answer
+    /// is ignored): the API's version document.
+    fn warm_up_path(&self) -> &'static str {
+        match self {
+            Op::Validate { .. } | Op::ValidateEach { .. } | Op::Issue { .. } | Op::ListProjects { .. } => {
+                "/v3"
+            }
+            Op::ListImages { .. } => "/versions",
+        }
+    }
 }
 
 #[derive(Clone, Copy)]
@@ -36,11 +55,16 @@ pub struct Limits {
 }
 
 pub fn client() -> anyhow::Result<reqwest::Client> {
+    client_with_timeout(REQUEST_TIMEOUT)
+}
+
+/// A client whose requests (sending and reading the whole body) time out after `timeout`.
+pub fn client_with_timeout(timeout: Duration) -> anyhow::Result<reqwest::Client> {
     Ok(reqwest::Client::builder()
         // Loopback only, whatever HTTP_PROXY says.
         .no_proxy()
         .tcp_nodelay(true)
-        .timeout(REQUEST_TIMEOUT)
+        .timeout(timeout)
         .pool_max_idle_per_host(1)
         .build()?)
 }
@@ -66,6 +90,9 @@ fn request(client: &reqwest::Client, base: &str, op: &Op) -> Option<reqwest::Req
         Op::ListProjects { auth_token } => {
             client.get(format!("{base}/v3/projects")).header("X-Auth-Token", auth_token)
         }
+        Op::ListImages { auth_token, query } => {
+            client.get(format!("{base}/v2/images{query}")).header("X-Auth-Token", auth_token)
+        }
     })
 }
 
@@ -82,7 +109,7 @@ async fn send(req: reqwest::RequestBuilder) -> Result<(), Failure> {
     }
 }
 
-fn transport_kind(e: &reqwest::Error) -> String {
+pub fn transport_kind(e: &reqwest::Error) -> String {
     if e.is_timeout() {
         "timeout".into()
     } else if e.is_connect() {
@@ -108,10 +135,7 @@ pub struct PhaseResult {
     pub errors: BTreeMap<String, u64>,
     pub error_sample: Option<String>,
     pub peak_rss: Option<u64>,
-    pub server_cpu: Option<Duration>,
-    pub bench_cpu: Option<Duration>,
-    /// CPU time the rest of the machine used meanwhile (other processes, interrupts).
-    pub other_cpu: Option<Duration>,
+    pub cpu: CpuUse,
 }
 
 impl PhaseResult {
@@ -136,7 +160,111 @@ impl PhaseResult {
     /// Server CPU time per request (successful or not).
     pub fn server_cpu_per_request(&self) -> Option<Duration> {
         let n = self.ok() + self.error_count();
-        self.server_cpu.filter(|_| n > 0).map(|c| c / n as u32)
+        self.cpu.server.filter(|_| n > 0).map(|c| c / n as u32)
+    }
+}
+
+/// CPU time used over an interval.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct CpuUse {
+    /// By the server (user + system).
+    pub server: Option<Duration>,
+    /// By this benchmark process.
+    pub bench: Option<Duration>,
+    /// By the rest of the machine (other processes, interrupts, steal).
+    pub other: Option<Duration>,
+}
+
+/// Counts the CPU time of the server, of this process and of the machine from `start` on.
+pub struct CpuMeter {
+    server_pid: u32,
+    before: (Option<Duration>, Option<Duration>, Option<Duration>),
+}
+
+impl CpuMeter {
+    pub fn start(server_pid: u32) -> CpuMeter {
+        CpuMeter { server_pid, before: (cpu_time(Some(server_pid)), cpu_time(None), machine_busy()) }
+    }
+
+    /// The CPU used since `start`.
+    pub fn read(&self) -> CpuUse {
+        let after = (cpu_time(Some(self.server_pid)), cpu_time(None), machine_busy());
+        let diff = |a: Option<Duration>, b: Option<Duration>| a.zip(b).map(|(a, b)| b.saturating_sub(a));
+        let server = diff(self.before.0, after.0);
+        let bench = diff(self.before.1, after.1);
+        let machine = diff(self.before.2, after.2);
+        let other = machine.zip(server.zip(bench)).map(|(m, (s, b))| m.saturating_sub(s + b));
+        CpuUse { server, bench, other }
+    }
+}
+
+/// The server's RSS over an interval.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct RssUse {
+    /// At the start (taken before `RssSampler::start` returns).
+    pub first: Option<u64>,
+    /// The highest sample, the first and last included.
+    pub peak: Option<u64>,
+    /// At the end.
+    pub last: Option<u64>,
+    pub samples: usize,
+}
+
+impl RssUse {
+    /// Peak minus start.
+    pub fn growth(&self) -> Option<i64> {
+        self.first.zip(self.peak).map(|(a, b)| b as i64 - a as i64)
+    }
+}
+
+/// Samples the server's VmRSS every 100 ms in a task until `finish` (or `give_up` after start,
+/// so that it is bounded even if `finish` is never reached).
+pub struct RssSampler {
+    stop: Arc<AtomicBool>,
+    task: Option<JoinHandle<RssUse>>,
+}
+
+impl RssSampler {
+    pub fn start(server_pid: u32, give_up: Duration) -> RssSampler {
+        let stop = Arc::new(AtomicBool::new(false));
+        let first = rss_bytes(server_pid);
+        let task = {
+            let stop = stop.clone();
+            tokio::spawn(async move {
+                let mut r = RssUse { first, peak: first, last: first, samples: 1 };
+                let give_up = Instant::now() + give_up;
+                while !stop.load(Ordering::Relaxed) && Instant::now() < give_up {
+                    tokio::time::sleep(RSS_SAMPLE_EVERY).await;
+                    r.sample(rss_bytes(server_pid));
+                }
+                r.sample(rss_bytes(server_pid));
+                r
+            })
+        };
+        RssSampler { stop, task: Some(task) }
+    }
+
+    pub async fn finish(mut self) -> anyhow::Result<RssUse> {
+        self.stop.store(true, Ordering::Relaxed);
+        let task = self.task.take().expect("finished once");
+        Ok(task.await?)
+    }
+}
+
+impl Drop for RssSampler {
+    /// A sampler dropped unfinished (an error) stops at its next tick.
+    fn drop(&mut self) {
+        self.stop.store(true, Ordering::Relaxed);
+    }
+}
+
+impl RssUse {
+    fn sample(&mut self, rss: Option<u64>) {
+        if rss.is_some() {
+            self.samples += 1;
+            self.last = rss;
+            self.peak = self.peak.max(rss);
+        }
     }
 }
 
@@ -160,27 +288,14 @@ pub async fn run_phase(
     let mut clients = Vec::with_capacity(concurrency);
     for _ in 0..concurrency {
         let c = client()?;
-        let _ = c.get(format!("{base}/v3")).send().await.and_then(|r| r.error_for_status());
+        let _ = c.get(format!("{base}{}", op.warm_up_path())).send().await;
         clients.push(c);
     }
 
     let started = Arc::new(AtomicU64::new(0));
-    let stop_sampling = Arc::new(AtomicBool::new(false));
-    let sampler = {
-        let stop = stop_sampling.clone();
-        tokio::spawn(async move {
-            let mut peak = rss_bytes(server_pid);
-            // Bounded like the load: it ends with the phase, or after the longest a phase lasts.
-            let give_up = Instant::now() + limits.duration + REQUEST_TIMEOUT + Duration::from_secs(5);
-            while !stop.load(Ordering::Relaxed) && Instant::now() < give_up {
-                tokio::time::sleep(RSS_SAMPLE_EVERY).await;
-                peak = peak.max(rss_bytes(server_pid));
-            }
-            peak.max(rss_bytes(server_pid))
-        })
-    };
-
-    let cpu_before = (cpu_time(Some(server_pid)), cpu_time(None), machine_busy());
+    // Bounded like the load: it ends with the phase, or after the longest a phase lasts.
+    let sampler = RssSampler::start(server_pid, limits.duration + REQUEST_TIMEOUT + Duration::from_secs(5));
+    let cpu = CpuMeter::start(server_pid);
     let t0 = Instant::now();
     let deadline = t0 + limits.duration;
     let mut workers = Vec::with_capacity(concurrency);
@@ -216,9 +331,7 @@ pub async fn run_phase(
         errors: BTreeMap::new(),
         error_sample: None,
         peak_rss: None,
-        server_cpu: None,
-        bench_cpu: None,
-        other_cpu: None,
+        cpu: CpuUse::default(),
     };
     for w in workers {
         let r = w.await?;
@@ -231,14 +344,8 @@ pub async fn run_phase(
         }
     }
     result.elapsed = t0.elapsed();
-    let cpu_after = (cpu_time(Some(server_pid)), cpu_time(None), machine_busy());
-    stop_sampling.store(true, Ordering::Relaxed);
-    result.peak_rss = sampler.await?;
-    result.server_cpu = cpu_before.0.zip(cpu_after.0).map(|(a, b)| b.saturating_sub(a));
-    result.bench_cpu = cpu_before.1.zip(cpu_after.1).map(|(a, b)| b.saturating_sub(a));
-    let machine = cpu_before.2.zip(cpu_after.2).map(|(a, b)| b.saturating_sub(a));
-    result.other_cpu =
-        machine.zip(result.server_cpu.zip(result.bench_cpu)).map(|(m, (s, b))| m.saturating_sub(s + b));
+    result.cpu = cpu.read();
+    result.peak_rss = sampler.finish().await?.peak;
     result.latencies_ns.sort_unstable();
     Ok(result)
 }

@@ -1,22 +1,27 @@
 //! `stratus-bench`: measures a release `stratus` binary from the outside, over loopback HTTP.
 //!
-//! `stratus-bench identity` starts `stratus up` in a fresh temp data dir, times the first
-//! token, loads the identity API phase by phase, samples the server's memory, stops it and
-//! prints a table. See BENCHMARKS.md at the repository root.
+//! Each benchmark starts `stratus up` in a fresh temp data dir, loads one of its APIs, samples
+//! the server's memory and CPU, stops it and prints a table:
+//!
+//! - `stratus-bench identity`: first token, token validation and issue, project list.
+//! - `stratus-bench image`: 1 GiB upload and download (throughput, RSS while streaming) against
+//!   `dd` and `curl` on the same machine, and image list.
+//!
+//! See BENCHMARKS.md at the repository root.
 
+mod identity;
+mod image;
 mod load;
+mod report;
 mod server;
 
 use std::path::{Path, PathBuf};
-use std::sync::atomic::{AtomicUsize, Ordering};
-use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::{bail, Context};
 use clap::{Parser, Subcommand};
 use serde_json::{json, Value};
 
-use load::{Limits, Op, PhaseResult};
 use server::{Server, Spawn};
 
 #[derive(Parser)]
@@ -29,94 +34,25 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Start `stratus up`, time the first token, load the identity API, print a table.
-    Identity(IdentityArgs),
+    Identity(identity::IdentityArgs),
+    /// Start `stratus up`, upload and download a 1 GiB image (against dd and curl), list images.
+    Image(image::ImageArgs),
 }
 
+/// How the server under test is started: options every benchmark has.
 #[derive(clap::Args)]
-struct IdentityArgs {
+pub struct ServerArgs {
     /// The stratus binary to run (build it with `cargo build --release -p stratus`).
     /// Default: target/release/stratus, else the stratus next to this binary.
     #[arg(long)]
-    stratus: Option<PathBuf>,
-    /// bcrypt cost of the instance under test (keystone's and stratus's default is 12).
-    #[arg(long, default_value_t = 12, value_parser = clap::value_parser!(u32).range(4..=31))]
-    hash_rounds: u32,
-    /// bcrypt cost of the second instance, whose token issue approximates the cost of issuing
-    /// a token outside the password hash. Equal to --hash-rounds: no second instance.
-    #[arg(long, default_value_t = 4, value_parser = clap::value_parser!(u32).range(4..=31))]
-    cheap_hash_rounds: u32,
-    /// Length of each phase in seconds (requests in flight at the end are waited for).
-    #[arg(long, default_value_t = 5.0)]
-    seconds: f64,
-    /// Most requests of each phase, across all workers: a phase ends at whichever comes first.
-    #[arg(long, default_value_t = 1_000_000, value_parser = clap::value_parser!(u64).range(1..))]
-    max_requests: u64,
-    /// Concurrency levels (closed-loop workers, each with its own keep-alive connection).
-    #[arg(long, value_delimiter = ',', default_values_t = vec![1usize, 16])]
-    concurrency: Vec<usize>,
-    /// Which phases to run, in this order: validate (one token, again and again: the server's
-    /// cache answers), validate-new (each token validated for the first time), issue, list.
-    #[arg(long, value_delimiter = ',', default_values_t = vec![PhaseKind::Validate, PhaseKind::ValidateNew, PhaseKind::Issue, PhaseKind::List])]
-    phases: Vec<PhaseKind>,
-    /// Tokens validated by each validate-new run (one run per concurrency level): each is
-    /// issued beforehand (rescoped from a token, no bcrypt) and validated once.
-    #[arg(long, default_value_t = 5000, value_parser = clap::value_parser!(u64).range(1..=100_000))]
-    new_tokens: u64,
-    /// Projects to create before listing them.
-    #[arg(long, default_value_t = 100)]
-    projects: usize,
+    pub stratus: Option<PathBuf>,
     /// Longest wait, in seconds, for the first token after spawning the server.
     #[arg(long, default_value_t = 120)]
-    startup_timeout: u64,
+    pub startup_timeout: u64,
     /// The server's log level (STRATUS_LOG_LEVEL); the log goes to a file in the temp dir.
     #[arg(long, default_value = "info")]
-    server_log_level: String,
+    pub server_log_level: String,
 }
-
-#[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
-enum PhaseKind {
-    Validate,
-    ValidateNew,
-    Issue,
-    List,
-}
-
-impl PhaseKind {
-    fn label(self) -> &'static str {
-        match self {
-            PhaseKind::Validate => "validate token      GET /v3/auth/tokens",
-            PhaseKind::ValidateNew => "validate new token  GET /v3/auth/tokens",
-            PhaseKind::Issue => "issue token         POST /v3/auth/tokens",
-            PhaseKind::List => "list projects       GET /v3/projects",
-        }
-    }
-}
-
-impl std::fmt::Display for PhaseKind {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        use clap::ValueEnum;
-        f.write_str(self.to_possible_value().expect("no skipped variants").get_name())
-    }
-}
-
-/// Reference figures of OpenStack keystone on this kind of machine, from the issue (not measured
-/// here): concurrency 16.
-mod keystone {
-    pub const VALIDATE_RPS: f64 = 130.0;
-    pub const VALIDATE_P50_MS: f64 = 108.0;
-    pub const LIST_PROJECTS_RPS: f64 = 93.0;
-    pub const ISSUE_RPS: f64 = 4.0;
-    pub const RSS_MIB: f64 = 280.0;
-    pub const FIRST_TOKEN_S: f64 = 7.0;
-}
-
-/// Share of a core used by the rest of the machine during a phase above which the phase is
-/// flagged as disturbed (on a quiet machine it stays under 10 %).
-const NOISY_OTHER_CPU: f64 = 0.35;
-
-/// The validation target: at least this many times keystone's rate, with a p50 below 1 ms.
-const TARGET_RATIO: f64 = 100.0;
-const TARGET_P50: Duration = Duration::from_millis(1);
 
 fn main() -> std::process::ExitCode {
     let cli = Cli::parse();
@@ -128,10 +64,12 @@ fn main() -> std::process::ExitCode {
         }
     };
     // `block_on` runs on this (main) thread, so the servers are spawned from it (see PDEATHSIG).
-    let bench = match cli.command {
-        Command::Identity(args) => identity(args),
-    };
     let outcome = runtime.block_on(async {
+        let bench: std::pin::Pin<Box<dyn std::future::Future<Output = anyhow::Result<u8>>>> =
+            match cli.command {
+                Command::Identity(args) => Box::pin(identity::identity(args)),
+                Command::Image(args) => Box::pin(image::image(args)),
+            };
         tokio::select! {
             r = bench => r,
             // Dropping the benchmark drops the server guards: SIGTERM, temp dir deleted.
@@ -140,8 +78,7 @@ fn main() -> std::process::ExitCode {
     });
     runtime.shutdown_timeout(Duration::from_secs(1));
     match outcome {
-        Ok(true) => std::process::ExitCode::SUCCESS,
-        Ok(false) => std::process::ExitCode::from(2),
+        Ok(code) => std::process::ExitCode::from(code),
         Err(e) => {
             eprintln!("error: {e:#}");
             std::process::ExitCode::FAILURE
@@ -149,7 +86,7 @@ fn main() -> std::process::ExitCode {
     }
 }
 
-fn find_stratus(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
+pub fn find_stratus(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     if let Some(p) = given {
         if !p.is_file() {
             bail!("no stratus binary at {}", p.display());
@@ -168,7 +105,7 @@ fn find_stratus(given: Option<PathBuf>) -> anyhow::Result<PathBuf> {
     })
 }
 
-fn issue_body(password: &str) -> Value {
+pub fn issue_body(password: &str) -> Value {
     json!({"auth": {
         "identity": {"methods": ["password"], "password": {"user": {
             "name": "admin", "domain": {"name": "Default"}, "password": password}}},
@@ -177,15 +114,16 @@ fn issue_body(password: &str) -> Value {
 }
 
 /// A started server that has issued its first token.
-struct Ready {
-    server: Server,
-    first_token: Duration,
-    password: String,
-    idle_rss: Option<u64>,
+pub struct Ready {
+    pub server: Server,
+    pub first_token: Duration,
+    pub password: String,
+    pub idle_rss: Option<u64>,
 }
 
-/// Spawns `stratus up` and polls `POST /v3/auth/tokens` until a token is issued.
-async fn start(binary: &Path, rounds: u32, args: &IdentityArgs) -> anyhow::Result<Ready> {
+/// Spawns `stratus up` and polls `POST /v3/auth/tokens` until a token is issued, then waits
+/// for the image API to answer too.
+pub async fn start(binary: &Path, rounds: u32, args: &ServerArgs) -> anyhow::Result<Ready> {
     let mut server =
         Server::spawn(&Spawn { binary, hash_rounds: rounds, log_level: &args.server_log_level })?;
     let client = load::client()?;
@@ -215,13 +153,24 @@ async fn start(binary: &Path, rounds: u32, args: &IdentityArgs) -> anyhow::Resul
         }
         tokio::time::sleep(Duration::from_millis(5)).await;
     };
+    // Both listeners are bound before either serves, so this is normally answered at once.
+    loop {
+        server.check_alive()?;
+        match client.get(format!("{}/versions", server.image_url)).send().await {
+            Ok(_) => break,
+            Err(e) if server.spawned_at.elapsed() > timeout => {
+                bail!("the image API at {} did not answer within {timeout:?}: {e}", server.image_url)
+            }
+            Err(_) => tokio::time::sleep(Duration::from_millis(5)).await,
+        }
+    }
     // Let the startup settle (the blocking pool's bcrypt thread, allocator) before sampling.
     tokio::time::sleep(Duration::from_millis(500)).await;
     let idle_rss = server::rss_bytes(server.pid);
     Ok(Ready { server, first_token, password, idle_rss })
 }
 
-async fn issue_token(client: &reqwest::Client, base: &str, password: &str) -> anyhow::Result<String> {
+pub async fn issue_token(client: &reqwest::Client, base: &str, password: &str) -> anyhow::Result<String> {
     let r = client.post(format!("{base}/v3/auth/tokens")).json(&issue_body(password)).send().await?;
     let status = r.status();
     let token = r.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
@@ -231,7 +180,7 @@ async fn issue_token(client: &reqwest::Client, base: &str, password: &str) -> an
     }
 }
 
-async fn expect_json(resp: reqwest::Response, want: u16, what: &str) -> anyhow::Result<Value> {
+pub async fn expect_json(resp: reqwest::Response, want: u16, what: &str) -> anyhow::Result<Value> {
     let status = resp.status();
     let text = resp.text().await?;
     if status.as_u16() != want {
@@ -240,472 +189,22 @@ async fn expect_json(resp: reqwest::Response, want: u16, what: &str) -> anyhow::
     serde_json::from_str(&text).with_context(|| format!("{what}: not JSON"))
 }
 
-/// Creates the projects to list; returns how many projects the admin then lists.
-async fn seed_projects(client: &reqwest::Client, base: &str, token: &str, n: usize) -> anyhow::Result<usize> {
-    for i in 0..n {
-        let body = json!({"project": {"name": format!("bench-{i:04}"), "domain_id": "default",
-                                      "description": "created by stratus-bench"}});
-        let r = client
-            .post(format!("{base}/v3/projects"))
-            .header("X-Auth-Token", token)
-            .json(&body)
-            .send()
-            .await?;
-        expect_json(r, 201, "creating a project").await?;
-    }
-    let r = client.get(format!("{base}/v3/projects")).header("X-Auth-Token", token).send().await?;
-    let list = expect_json(r, 200, "listing projects").await?;
-    Ok(list["projects"].as_array().map(Vec::len).unwrap_or(0))
-}
-
-/// `n` new project-scoped tokens, rescoped from `token` (the token method: no bcrypt).
-async fn rescoped_tokens(base: &str, token: &str, n: usize) -> anyhow::Result<Vec<String>> {
-    let body = Arc::new(json!({"auth": {
-        "identity": {"methods": ["token"], "token": {"id": token}},
-        "scope": {"project": {"name": "admin", "domain": {"name": "Default"}}},
-    }}));
-    let next = Arc::new(AtomicUsize::new(0));
-    let mut tasks = Vec::new();
-    for _ in 0..4 {
-        let (base, body, next) = (base.to_string(), body.clone(), next.clone());
-        tasks.push(tokio::spawn(async move {
-            let client = load::client()?;
-            let mut out = Vec::new();
-            while next.fetch_add(1, Ordering::Relaxed) < n {
-                let r = client.post(format!("{base}/v3/auth/tokens")).json(body.as_ref()).send().await?;
-                let status = r.status();
-                match r.headers().get("x-subject-token").and_then(|v| v.to_str().ok()) {
-                    Some(t) if status.as_u16() == 201 => out.push(t.to_string()),
-                    _ => bail!("rescoping a token: HTTP {status}: {}", r.text().await.unwrap_or_default()),
-                }
-            }
-            anyhow::Ok(out)
-        }));
-    }
-    let mut tokens = Vec::with_capacity(n);
-    for t in tasks {
-        tokens.extend(t.await??);
-    }
-    Ok(tokens)
-}
-
-struct Row {
-    kind: PhaseKind,
-    rounds: u32,
-    result: PhaseResult,
-}
-
-struct Instance {
-    rounds: u32,
-    first_token: Duration,
-    idle_rss: Option<u64>,
-    exit: String,
-}
-
-async fn run_phases(
-    ready: &Ready,
-    phases: &[(PhaseKind, Op)],
-    args: &IdentityArgs,
-    rows: &mut Vec<Row>,
-) -> anyhow::Result<()> {
-    for (kind, op) in phases {
-        let mut limits =
-            Limits { duration: Duration::from_secs_f64(args.seconds), max_requests: args.max_requests };
-        if *kind == PhaseKind::ValidateNew {
-            // Each run takes its share of the tokens, so none is validated twice.
-            limits.max_requests = limits.max_requests.min(args.new_tokens);
-        }
-        for &c in &args.concurrency {
-            eprintln!("  {}, concurrency {c}, bcrypt {} …", kind.label(), ready.server.hash_rounds);
-            let result = load::run_phase(&ready.server.base_url, op, c, limits, ready.server.pid).await?;
-            if result.error_count() > 0 {
-                eprintln!("    {} errors: {:?}", result.error_count(), result.errors);
-            }
-            rows.push(Row { kind: *kind, rounds: ready.server.hash_rounds, result });
-        }
-    }
-    Ok(())
-}
-
-fn stopped(mut server: Server) -> String {
-    let after = |t: Option<Duration>| t.map(|t| format!(" after {}", fmt_dur(Some(t)))).unwrap_or_default();
-    match server.stop() {
-        Some((s, t)) if s.success() => format!("exited 0 on SIGTERM{}", after(t)),
-        Some((s, t)) => format!("did NOT exit cleanly on SIGTERM: {s}{}", after(t)),
-        None => "exit status unknown".into(),
-    }
-}
-
-/// The benchmark; Ok(false) when some request failed.
-async fn identity(args: IdentityArgs) -> anyhow::Result<bool> {
-    if !(args.seconds > 0.0 && args.seconds <= 3600.0) {
-        bail!("--seconds must be in (0, 3600]");
-    }
-    if args.concurrency.is_empty() || args.concurrency.iter().any(|&c| c == 0 || c > 1024) {
-        bail!("--concurrency: levels from 1 to 1024");
-    }
-    let binary = find_stratus(args.stratus.clone())?;
-    let version = std::process::Command::new(&binary)
+/// `stratus --version`, or empty.
+pub fn binary_version(binary: &Path) -> String {
+    std::process::Command::new(binary)
         .arg("--version")
         .output()
         .ok()
         .map(|o| String::from_utf8_lossy(&o.stdout).trim().to_string())
-        .unwrap_or_default();
-    let date = utc_now_text();
-    let cpus = std::thread::available_parallelism().map(|n| n.get()).unwrap_or(0);
-    eprintln!("stratus-bench identity: {} ({version}), {cpus} CPUs", binary.display());
-
-    let mut rows = Vec::new();
-    let mut instances = Vec::new();
-
-    // The instance under test.
-    eprintln!("starting stratus up (bcrypt {}) …", args.hash_rounds);
-    let ready = start(&binary, args.hash_rounds, &args).await?;
-    eprintln!("  first token after {:.0} ms", ready.first_token.as_secs_f64() * 1000.0);
-    let base = ready.server.base_url.clone();
-    let setup = load::client()?;
-    let admin_token = issue_token(&setup, &base, &ready.password).await?;
-    let subject_token = issue_token(&setup, &base, &ready.password).await?;
-    eprintln!("  creating {} projects …", args.projects);
-    let listed = seed_projects(&setup, &base, &admin_token, args.projects).await?;
-    let check = setup
-        .get(format!("{base}/v3/auth/tokens"))
-        .header("X-Auth-Token", &admin_token)
-        .header("X-Subject-Token", &subject_token)
-        .send()
-        .await?;
-    let checked = expect_json(check, 200, "validating a token").await?;
-    if checked["token"]["project"]["name"] != "admin" {
-        bail!("validating a token: not the admin project's token: {checked}");
-    }
-    let mut phases = Vec::new();
-    for kind in &args.phases {
-        phases.push(match kind {
-            PhaseKind::Validate => (
-                PhaseKind::Validate,
-                Op::Validate { auth_token: admin_token.clone(), subject_token: subject_token.clone() },
-            ),
-            PhaseKind::ValidateNew => {
-                let n = args.new_tokens as usize * args.concurrency.len();
-                eprintln!("  issuing {n} tokens (rescoped, no bcrypt) to validate once each …");
-                let tokens = rescoped_tokens(&base, &admin_token, n).await?;
-                let op = Op::ValidateEach {
-                    auth_token: admin_token.clone(),
-                    subjects: Arc::new(tokens),
-                    next: Arc::new(AtomicUsize::new(0)),
-                };
-                (PhaseKind::ValidateNew, op)
-            }
-            PhaseKind::Issue => (PhaseKind::Issue, Op::Issue { body: Arc::new(issue_body(&ready.password)) }),
-            PhaseKind::List => (PhaseKind::List, Op::ListProjects { auth_token: admin_token.clone() }),
-        });
-    }
-    run_phases(&ready, &phases, &args, &mut rows).await?;
-    let end_rss = server::rss_bytes(ready.server.pid);
-    instances.push(Instance {
-        rounds: ready.server.hash_rounds,
-        first_token: ready.first_token,
-        idle_rss: ready.idle_rss,
-        exit: stopped(ready.server),
-    });
-
-    // The same token issue with a cheap hash: what issuing costs besides bcrypt.
-    if args.cheap_hash_rounds != args.hash_rounds && args.phases.contains(&PhaseKind::Issue) {
-        eprintln!("starting stratus up (bcrypt {}) …", args.cheap_hash_rounds);
-        let cheap = start(&binary, args.cheap_hash_rounds, &args).await?;
-        eprintln!("  first token after {:.0} ms", cheap.first_token.as_secs_f64() * 1000.0);
-        let phases = [(PhaseKind::Issue, Op::Issue { body: Arc::new(issue_body(&cheap.password)) })];
-        run_phases(&cheap, &phases, &args, &mut rows).await?;
-        instances.push(Instance {
-            rounds: cheap.server.hash_rounds,
-            first_token: cheap.first_token,
-            idle_rss: cheap.idle_rss,
-            exit: stopped(cheap.server),
-        });
-    }
-
-    print_report(&args, &binary, &version, &date, cpus, listed, &rows, &instances, end_rss);
-    Ok(rows.iter().all(|r| r.result.error_count() == 0))
+        .unwrap_or_default()
 }
 
-fn mib(bytes: u64) -> f64 {
-    bytes as f64 / (1024.0 * 1024.0)
-}
-
-fn fmt_rss(b: Option<u64>) -> String {
-    b.map(|b| format!("{:.1} MiB", mib(b))).unwrap_or_else(|| "?".into())
-}
-
-fn fmt_dur(d: Option<Duration>) -> String {
-    match d {
-        None => "-".into(),
-        Some(d) => {
-            let ms = d.as_secs_f64() * 1000.0;
-            if ms < 10.0 {
-                format!("{ms:.3} ms")
-            } else if ms < 1000.0 {
-                format!("{ms:.1} ms")
-            } else {
-                format!("{:.2} s", ms / 1000.0)
-            }
-        }
-    }
-}
-
-fn fmt_rate(r: f64) -> String {
-    if r >= 100.0 {
-        format!("{r:.0}")
-    } else {
-        format!("{r:.1}")
-    }
-}
-
-fn pct(cpu: Option<Duration>, over: Duration) -> String {
-    cpu.map(|c| format!("{:.0}", 100.0 * c.as_secs_f64() / over.as_secs_f64().max(1e-9)))
-        .unwrap_or_else(|| "?".into())
-}
-
-#[allow(clippy::too_many_arguments)]
-fn print_report(
-    args: &IdentityArgs,
-    binary: &Path,
-    version: &str,
-    date: &str,
-    cpus: usize,
-    listed: usize,
-    rows: &[Row],
-    instances: &[Instance],
-    end_rss: Option<u64>,
-) {
-    println!();
-    println!("Stratus identity benchmark, {date}");
-    println!(
-        "  server: {} ({version}), `stratus up`, SQLite in a fresh temp dir, log level {}",
-        binary.display(),
-        args.server_log_level
-    );
-    println!(
-        "  client: this process on the same {cpus}-CPU machine, HTTP/1.1 keep-alive over 127.0.0.1, one connection per worker"
-    );
-    println!(
-        "  phases: {} s each (at most {} requests), closed loop; latency = send to last body byte",
-        args.seconds, args.max_requests
-    );
-    println!("  project list: {listed} projects per response ({} created by the bench)", args.projects);
-    println!();
-    for i in instances {
-        println!(
-            "  bcrypt {:>2}: first token {:>8} after spawn, RSS idle after startup {}, {}",
-            i.rounds,
-            fmt_dur(Some(i.first_token)),
-            fmt_rss(i.idle_rss),
-            i.exit
-        );
-    }
-    if let Some(first) = instances.first() {
-        println!("  bcrypt {:>2}: RSS after all its phases {}", first.rounds, fmt_rss(end_rss));
-    }
-    println!();
-
-    let header = format!(
-        "{:<40} {:>4} {:>6} {:>8} {:>6} {:>9} {:>10} {:>10} {:>11} {:>12} {:>10}",
-        "phase",
-        "conc",
-        "bcrypt",
-        "ok",
-        "errors",
-        "req/s",
-        "p50",
-        "p99",
-        "srv CPU/req",
-        "CPU s/b/o %",
-        "peak RSS"
-    );
-    println!("{header}");
-    println!("{}", "-".repeat(header.len()));
-    for r in rows {
-        let p = &r.result;
-        println!(
-            "{:<40} {:>4} {:>6} {:>8} {:>6} {:>9} {:>10} {:>10} {:>11} {:>12} {:>10}",
-            r.kind.label(),
-            p.concurrency,
-            r.rounds,
-            p.ok(),
-            p.error_count(),
-            fmt_rate(p.rate()),
-            fmt_dur(p.percentile(50.0)),
-            fmt_dur(p.percentile(99.0)),
-            fmt_dur(p.server_cpu_per_request()),
-            format!(
-                "{}/{}/{}",
-                pct(p.server_cpu, p.elapsed),
-                pct(p.bench_cpu, p.elapsed),
-                pct(p.other_cpu, p.elapsed)
-            ),
-            fmt_rss(p.peak_rss),
-        );
-    }
-    println!();
-    println!("  ok = 2xx responses; req/s counts only those. errors = any non-2xx answer, timeout or transport error.");
-    println!("  srv CPU/req = server CPU time (user+sys) / requests.");
-    println!(
-        "  CPU s/b/o % = CPU used by the server / this bench / everything else (other processes, interrupts), \
-         100 = one core of {cpus}."
-    );
-    for r in rows {
-        let other = r.result.other_cpu.map(|o| o.as_secs_f64() / r.result.elapsed.as_secs_f64().max(1e-9));
-        if other.is_some_and(|o| o > NOISY_OTHER_CPU) {
-            println!(
-                "  NOTE: the machine was not quiet during {} (concurrency {}, bcrypt {}): something else used \
-                 {:.0}% CPU; that row is pessimistic.",
-                r.kind,
-                r.result.concurrency,
-                r.rounds,
-                100.0 * other.unwrap_or(0.0)
-            );
-        }
-    }
-    for r in rows.iter().filter(|r| r.result.error_count() > 0) {
-        println!(
-            "  ERRORS in {} (concurrency {}, bcrypt {}): {:?}; first: {}",
-            r.kind,
-            r.result.concurrency,
-            r.rounds,
-            r.result.errors,
-            r.result.error_sample.as_deref().unwrap_or("?")
-        );
-    }
-
-    // Issue overhead beyond the password hash.
-    let find = |kind: PhaseKind, rounds: u32, conc: usize| {
-        rows.iter().find(|r| r.kind == kind && r.rounds == rounds && r.result.concurrency == conc)
-    };
-    if args.cheap_hash_rounds != args.hash_rounds {
-        for &c in &args.concurrency {
-            let Some(cheap) = find(PhaseKind::Issue, args.cheap_hash_rounds, c) else { continue };
-            let cheap_p50 = cheap.result.percentile(50.0);
-            println!(
-                "  token issue overhead besides bcrypt ≈ p50 at bcrypt {} (concurrency {c}): {}",
-                args.cheap_hash_rounds,
-                fmt_dur(cheap_p50)
-            );
-            // p50(r) ≈ overhead + k·2^r: two costs give both terms (meaningful without queueing).
-            let full_p50 =
-                find(PhaseKind::Issue, args.hash_rounds, c).and_then(|r| r.result.percentile(50.0));
-            if let (1, Some(lo), Some(hi)) = (c, cheap_p50, full_p50) {
-                let (lo, hi) = (lo.as_secs_f64(), hi.as_secs_f64());
-                let (wl, wh) = (2f64.powi(args.cheap_hash_rounds as i32), 2f64.powi(args.hash_rounds as i32));
-                let k = (hi - lo) / (wh - wl);
-                let overhead = lo - k * wl;
-                println!(
-                    "    fitting p50 = overhead + k·2^cost to bcrypt {} and {} at concurrency 1: overhead {:.3} ms, \
-                     one bcrypt verify {:.3} ms at cost {} and {:.1} ms at cost {}",
-                    args.cheap_hash_rounds,
-                    args.hash_rounds,
-                    overhead * 1000.0,
-                    k * wl * 1000.0,
-                    args.cheap_hash_rounds,
-                    k * wh * 1000.0,
-                    args.hash_rounds
-                );
-            }
-        }
-    }
-
-    // The comparison with keystone, at concurrency 16 (the reference's level).
-    let at16 = |kind: PhaseKind| find(kind, args.hash_rounds, 16);
-    let peak_rss =
-        rows.iter().filter(|r| r.rounds == args.hash_rounds).filter_map(|r| r.result.peak_rss).max();
-    println!();
-    println!(
-        "keystone (reference figures from the issue for this machine kind, not measured here): validate {}/s @16 \
-         (p50 {} ms), list projects {}/s, issue {}/s, {} MiB RSS, {} s to first token",
-        keystone::VALIDATE_RPS,
-        keystone::VALIDATE_P50_MS,
-        keystone::LIST_PROJECTS_RPS,
-        keystone::ISSUE_RPS,
-        keystone::RSS_MIB,
-        keystone::FIRST_TOKEN_S
-    );
-    let mut line = Vec::new();
-    if let Some(v) = at16(PhaseKind::Validate) {
-        line.push(format!(
-            "validate {:.1}× ({}/s, p50 {})",
-            v.result.rate() / keystone::VALIDATE_RPS,
-            fmt_rate(v.result.rate()),
-            fmt_dur(v.result.percentile(50.0))
-        ));
-    }
-    if let Some(v) = at16(PhaseKind::ValidateNew) {
-        line.push(format!(
-            "validate new token {:.1}× ({}/s, p50 {})",
-            v.result.rate() / keystone::VALIDATE_RPS,
-            fmt_rate(v.result.rate()),
-            fmt_dur(v.result.percentile(50.0))
-        ));
-    }
-    if let Some(l) = at16(PhaseKind::List) {
-        line.push(format!("list projects {:.1}×", l.result.rate() / keystone::LIST_PROJECTS_RPS));
-    }
-    if let Some(i) = at16(PhaseKind::Issue) {
-        line.push(format!(
-            "issue {:.1}× (bcrypt {})",
-            i.result.rate() / keystone::ISSUE_RPS,
-            args.hash_rounds
-        ));
-    }
-    if let Some(rss) = peak_rss {
-        line.push(format!("peak RSS {:.2}× ({:.1} MiB)", mib(rss) / keystone::RSS_MIB, mib(rss)));
-    }
-    if let Some(first) = instances.first() {
-        line.push(format!(
-            "first token {:.1}× sooner ({})",
-            keystone::FIRST_TOKEN_S / first.first_token.as_secs_f64().max(1e-9),
-            fmt_dur(Some(first.first_token))
-        ));
-    }
-    if !line.is_empty() {
-        println!("stratus vs keystone @16: {}", line.join(", "));
-    }
-    match at16(PhaseKind::Validate) {
-        Some(v) => {
-            let ratio = v.result.rate() / keystone::VALIDATE_RPS;
-            let p50 = v.result.percentile(50.0);
-            let met =
-                ratio >= TARGET_RATIO && p50.is_some_and(|p| p < TARGET_P50) && v.result.error_count() == 0;
-            println!(
-                "validation target (≥{TARGET_RATIO}× keystone at concurrency 16, p50 < 1 ms, no errors): {} — {ratio:.1}×, p50 {}",
-                if met { "MET" } else { "NOT MET" },
-                fmt_dur(p50)
-            );
-        }
-        None => println!("validation target: not measured (no validate phase at concurrency 16)"),
-    }
-}
-
-/// Now as `YYYY-MM-DD HH:MM UTC`, without a date crate.
-fn utc_now_text() -> String {
-    let secs =
-        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).map(|d| d.as_secs()).unwrap_or(0);
-    let (days, rem) = ((secs / 86_400) as i64, secs % 86_400);
-    // Howard Hinnant's civil_from_days.
-    let z = days + 719_468;
-    let era = z.div_euclid(146_097);
-    let doe = z - era * 146_097;
-    let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365;
-    let doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-    let mp = (5 * doy + 2) / 153;
-    let d = doy - (153 * mp + 2) / 5 + 1;
-    let m = if mp < 10 { mp + 3 } else { mp - 9 };
-    let y = yoe + era * 400 + i64::from(m <= 2);
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02} UTC", rem / 3600, (rem % 3600) / 60)
-}
-
-#[cfg(test)]
-mod tests {
-    #[test]
-    fn date_text_is_plausible() {
-        let t = super::utc_now_text();
-        assert!(t.starts_with("20") && t.ends_with(" UTC") && t.len() == 20, "{t}");
+pub fn stopped(mut server: Server) -> String {
+    let after =
+        |t: Option<Duration>| t.map(|t| format!(" after {}", report::fmt_dur(Some(t)))).unwrap_or_default();
+    match server.stop() {
+        Some((s, t)) if s.success() => format!("exited 0 on SIGTERM{}", after(t)),
+        Some((s, t)) => format!("did NOT exit cleanly on SIGTERM: {s}{}", after(t)),
+        None => "exit status unknown".into(),
     }
 }

@@ -1,5 +1,6 @@
-//! One `stratus up` under test: a fresh temp data dir, a free loopback port, and a guard that
-//! always stops the process (SIGTERM by PID, SIGKILL if it hangs) and deletes the data dir.
+//! One `stratus up` under test: a fresh temp data dir, free loopback ports (identity and image
+//! APIs), and a guard that always stops the process (SIGTERM by PID, SIGKILL if it hangs) and
+//! deletes the data dir.
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -15,7 +16,10 @@ pub struct Server {
     child: Option<Child>,
     pub pid: u32,
     pub data_dir: PathBuf,
+    /// The identity API, `http://127.0.0.1:PORT`.
     pub base_url: String,
+    /// The image API, `http://127.0.0.1:PORT`.
+    pub image_url: String,
     pub hash_rounds: u32,
     /// When `stratus up` was spawned.
     pub spawned_at: Instant,
@@ -36,12 +40,13 @@ impl Server {
             pid: 0,
             data_dir,
             base_url: String::new(),
+            image_url: String::new(),
             hash_rounds: opts.hash_rounds,
             spawned_at: Instant::now(),
         };
-        let port = free_port()?;
-        let listen = format!("127.0.0.1:{port}");
+        let (listen, image_listen) = free_ports()?;
         server.base_url = format!("http://{listen}");
+        server.image_url = format!("http://{image_listen}");
         let log = std::fs::File::create(server.log_path()).context("creating the server log")?;
         let mut cmd = Command::new(opts.binary);
         cmd.arg("up").stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
@@ -54,6 +59,9 @@ impl Server {
         }
         cmd.env("STRATUS_DATA_DIR", &server.data_dir)
             .env("STRATUS_IDENTITY_LISTEN", &listen)
+            // Every service `stratus up` runs gets a loopback port (the image API would
+            // otherwise listen on 0.0.0.0:9292).
+            .env("STRATUS_IMAGE_LISTEN", &image_listen)
             .env("STRATUS_PUBLIC_HOST", "127.0.0.1")
             .env("STRATUS_IDENTITY_PASSWORD_HASH_ROUNDS", opts.hash_rounds.to_string())
             .env("STRATUS_LOG_LEVEL", opts.log_level);
@@ -157,9 +165,11 @@ fn make_temp_dir() -> anyhow::Result<PathBuf> {
     bail!("could not create a temp dir in {}", std::env::temp_dir().display())
 }
 
-fn free_port() -> anyhow::Result<u16> {
-    let l = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    Ok(l.local_addr()?.port())
+/// Two distinct free loopback addresses (both listeners are held until both ports are known).
+fn free_ports() -> anyhow::Result<(String, String)> {
+    let a = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    let b = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
+    Ok((a.local_addr()?.to_string(), b.local_addr()?.to_string()))
 }
 
 /// The admin password from `admin-openrc.sh`, once the server has written it (atomically).
