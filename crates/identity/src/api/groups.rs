@@ -11,8 +11,8 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::Fields;
 
-use super::{collection_links, links, with_extra, State};
-use crate::model::{new_id, Group, DEFAULT_DOMAIN_ID};
+use super::{collection_links, links, owning_domain, with_extra, State};
+use crate::model::{new_id, Group};
 use crate::policy_glue::domain_filter_target;
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::Identity>> {
@@ -84,10 +84,7 @@ async fn create(
     let mut f = Fields::from_wrapped(body, "group")?;
     f.forbid(&["id", "links"])?;
     let name = f.req_name("name", 64)?;
-    let domain_id = f
-        .opt_str("domain_id")?
-        .or_else(|| ctx.domain.as_ref().map(|d| d.id.clone()))
-        .unwrap_or_else(|| DEFAULT_DOMAIN_ID.to_string());
+    let domain_id = owning_domain(&ctx, f.opt_str("domain_id")?);
     let g = Group { id: new_id(), name, domain_id, description: f.opt_str("description")?, extra: f.rest() };
     s.authorize(&ctx, "identity:create_group", &target(&g))?;
     if s.store.get_domain(&g.domain_id).await?.is_none() {

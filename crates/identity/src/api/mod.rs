@@ -82,3 +82,12 @@ pub(crate) fn with_extra(mut v: Value, extra: &serde_json::Map<String, Value>) -
     }
     v
 }
+
+/// The domain a new user, group or project belongs to when the body names none: the token's
+/// domain, else its project's domain, else the default domain (keystone's normalisation).
+pub(crate) fn owning_domain(ctx: &stratus_core::auth::AuthContext, given: Option<String>) -> String {
+    given
+        .or_else(|| ctx.domain.as_ref().map(|d| d.id.clone()))
+        .or_else(|| ctx.project_domain.as_ref().map(|d| d.id.clone()))
+        .unwrap_or_else(|| crate::model::DEFAULT_DOMAIN_ID.to_string())
+}

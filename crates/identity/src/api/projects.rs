@@ -11,8 +11,8 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::{check_name, query_bool, Fields};
 
-use super::{collection_links, links, with_extra, State};
-use crate::model::{new_id, Project, DEFAULT_DOMAIN_ID};
+use super::{collection_links, links, owning_domain, with_extra, State};
+use crate::model::{new_id, Project};
 use crate::policy_glue::domain_filter_target;
 use crate::store::ProjectFilter;
 
@@ -142,10 +142,7 @@ async fn create(
             return Err(ApiError::not_found_resource("parent project", pid));
         }
     }
-    let domain_id = domain_id
-        .or_else(|| ctx.domain.as_ref().map(|d| d.id.clone()))
-        .or_else(|| ctx.project_domain.as_ref().map(|d| d.id.clone()))
-        .unwrap_or_else(|| DEFAULT_DOMAIN_ID.to_string());
+    let domain_id = owning_domain(&ctx, domain_id);
     if s.store.get_domain(&domain_id).await?.is_none() {
         return Err(ApiError::not_found_resource("domain", &domain_id));
     }

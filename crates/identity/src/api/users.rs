@@ -11,8 +11,8 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::{query_bool, Fields};
 
-use super::{collection_links, links, with_extra, State};
-use crate::model::{new_id, User, DEFAULT_DOMAIN_ID};
+use super::{collection_links, links, owning_domain, with_extra, State};
+use crate::model::{new_id, User};
 use crate::password;
 use crate::policy_glue::domain_filter_target;
 
@@ -87,10 +87,7 @@ async fn create(
     let mut f = Fields::from_wrapped(body, "user")?;
     f.forbid(&["id", "links"])?;
     let name = f.req_name("name", 255)?;
-    let domain_id = f
-        .opt_str("domain_id")?
-        .or_else(|| ctx.domain.as_ref().map(|d| d.id.clone()))
-        .unwrap_or_else(|| DEFAULT_DOMAIN_ID.to_string());
+    let domain_id = owning_domain(&ctx, f.opt_str("domain_id")?);
     let mut user = User {
         id: new_id(),
         name,
