@@ -128,6 +128,14 @@ pub fn check_name(field: &str, s: &str, max: usize) -> ApiResult<()> {
     Ok(())
 }
 
+/// An ISO 8601 time as OpenStack APIs take it: RFC 3339, or without a zone (read as UTC),
+/// with or without fractional seconds.
+pub fn parse_iso_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    crate::db::parse_time(s).or_else(|| {
+        chrono::NaiveDateTime::parse_from_str(s, "%Y-%m-%dT%H:%M:%S%.f").ok().map(|n| n.and_utc())
+    })
+}
+
 /// Query-string booleans as OpenStack reads them: present and not `0`/`false`/`no` means true.
 pub fn query_flag(v: Option<&str>) -> bool {
     match v {

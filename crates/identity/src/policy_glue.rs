@@ -1,12 +1,7 @@
-//! The caller as the policy engine sees it, and how list targets are built.
+//! How the policy targets of list calls are built.
 
 use serde_json::Value;
 use stratus_core::auth::AuthContext;
-use stratus_core::policy::Credentials;
-
-pub fn credentials(ctx: &AuthContext) -> Credentials {
-    ctx.credentials()
-}
 
 /// The target of a list call filtered by domain, as keystone builds it: the `domain_id`
 /// filter when one is given, else the domain of a domain-scoped token, else nothing at all

@@ -130,7 +130,7 @@ impl Identity {
 
     /// Like [`authorize`] but answers yes/no, for filtering lists.
     pub fn allowed(&self, ctx: &AuthContext, rule: &str, target: &Value) -> bool {
-        self.policy.enforce(rule, &crate::policy_glue::credentials(ctx), target)
+        self.policy.enforce(rule, &ctx.credentials(), target)
     }
 
     // ---- revocation ----

@@ -10,6 +10,7 @@ use std::sync::Arc;
 use chrono::{DateTime, Utc};
 use serde_json::{json, Value};
 use stratus_core::auth::{AuthContext, BoxFuture, NamedRef, ResolveOptions, TokenResolver};
+use stratus_core::db::time_string;
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::token::{new_audit_id, RevocationContext, Scope, TokenPayload, ValidatedToken};
 
@@ -495,8 +496,8 @@ impl Identity {
                 "password_expires_at": null,
             },
             "audit_ids": ctx.audit_ids,
-            "expires_at": token_time(ctx.expires_at),
-            "issued_at": token_time(ctx.issued_at),
+            "expires_at": time_string(ctx.expires_at),
+            "issued_at": time_string(ctx.issued_at),
         });
         let obj = t.as_object_mut().expect("object");
         if let (Some(p), Some(d)) = (&ctx.project, &ctx.project_domain) {
@@ -534,10 +535,6 @@ impl Identity {
 
 /// At about 2 KiB an answer, the cache stays under ~20 MiB.
 const TOKEN_CACHE_ENTRIES: usize = 10_000;
-
-pub fn token_time(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
-}
 
 fn domain_ref_text(d: &DomainRef) -> &str {
     match d {

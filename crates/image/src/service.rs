@@ -43,23 +43,11 @@ impl ImageService {
     /// After a crash, uploads that were in flight can never finish: back to queued.
     async fn recover(&self) -> anyhow::Result<()> {
         // Imports whose staged data survived stay `uploading` so they can be imported again.
-        for (from, to) in
-            [(ImageStatus::Saving, ImageStatus::Queued), (ImageStatus::Importing, ImageStatus::Queued)]
-        {
-            let filter = crate::store::ImageFilter {
-                status: Some(from.as_str().into()),
-                os_hidden: None,
-                ..Default::default()
-            };
-            let admin =
-                crate::store::Viewer { project_id: None, is_admin: true, member_status: "accepted".into() };
-            for hidden in [false, true] {
-                let f = crate::store::ImageFilter { os_hidden: Some(hidden), ..filter.clone() };
-                for image in self.store.list_images(&f, &admin, &[], 100_000, None).await? {
-                    tracing::warn!(image = %image.id, "an upload was interrupted by a restart; image is queued again");
-                    self.store.set_status(&image.id, from, to).await?;
-                    self.backend.delete(&image.id).await;
-                }
+        for from in [ImageStatus::Saving, ImageStatus::Importing] {
+            for id in self.store.ids_in_status(from).await? {
+                tracing::warn!(image = %id, "an upload was interrupted by a restart; image is queued again");
+                self.store.set_status(&id, from, ImageStatus::Queued).await?;
+                self.backend.delete(&id).await;
             }
         }
         Ok(())

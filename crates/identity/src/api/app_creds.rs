@@ -173,18 +173,9 @@ async fn create(
 }
 
 fn parse_expiry(t: &str) -> ApiResult<chrono::DateTime<chrono::Utc>> {
-    if let Some(parsed) = stratus_core::db::parse_time(t) {
-        return Ok(parsed);
-    }
-    // keystone also takes a time without zone, as UTC.
-    chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S%.f")
-        .or_else(|_| chrono::NaiveDateTime::parse_from_str(t, "%Y-%m-%dT%H:%M:%S"))
-        .map(|n| n.and_utc())
-        .map_err(|_| {
-            ApiError::bad_request(format!(
-                "Invalid input for field 'expires_at': {t:?} is not an ISO 8601 time"
-            ))
-        })
+    stratus_core::input::parse_iso_time(t).ok_or_else(|| {
+        ApiError::bad_request(format!("Invalid input for field 'expires_at': {t:?} is not an ISO 8601 time"))
+    })
 }
 
 async fn remove(

@@ -30,7 +30,7 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::ImageService>> {
         .route("/v2/images/{id}/tags/{tag}", put(add_tag).delete(remove_tag))
 }
 
-fn glance_time(t: chrono::DateTime<Utc>) -> String {
+pub(crate) fn glance_time(t: chrono::DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
 }
 
@@ -514,10 +514,7 @@ fn time_filter(col: &'static str, expr: &str) -> ApiResult<(&'static str, &'stat
         Some((op @ ("gt" | "gte" | "lt" | "lte" | "eq" | "neq"), rest)) => (op, rest),
         _ => ("eq", expr),
     };
-    let t = stratus_core::db::parse_time(value)
-        .or_else(|| {
-            chrono::NaiveDateTime::parse_from_str(value, "%Y-%m-%dT%H:%M:%S").ok().map(|n| n.and_utc())
-        })
+    let t = stratus_core::input::parse_iso_time(value)
         .ok_or_else(|| invalid(col, format!("{value:?} is not an ISO 8601 time")))?;
     let sql_op = match op {
         "gt" => ">",

@@ -10,6 +10,7 @@ use stratus_core::auth::Authenticated;
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::Json as JsonBody;
 
+use super::images::glance_time;
 use super::State;
 use crate::model::{Member, MemberStatus, Visibility};
 
@@ -22,8 +23,8 @@ pub fn routes() -> Router<std::sync::Arc<crate::service::ImageService>> {
 fn render(m: &Member) -> Value {
     json!({
         "image_id": m.image_id, "member_id": m.member_id, "status": m.status.as_str(),
-        "created_at": m.created_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
-        "updated_at": m.updated_at.format("%Y-%m-%dT%H:%M:%SZ").to_string(),
+        "created_at": glance_time(m.created_at),
+        "updated_at": glance_time(m.updated_at),
         "schema": "/v2/schemas/member",
     })
 }

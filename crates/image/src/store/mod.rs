@@ -348,6 +348,15 @@ impl Store {
         Ok(())
     }
 
+    /// Every image in a status, whoever owns it.
+    pub async fn ids_in_status(&self, status: ImageStatus) -> ApiResult<Vec<String>> {
+        let rows = sqlx::query("SELECT id FROM images WHERE status = ?")
+            .bind(status.as_str())
+            .fetch_all(self.pool())
+            .await?;
+        Ok(rows.iter().filter_map(|r| text(r, "id")).collect())
+    }
+
     /// Bytes of image data a project holds. Summed here rather than with SQL `SUM`, whose
     /// type differs between engines (DECIMAL on MariaDB, which sqlx's Any driver cannot read).
     pub async fn project_usage(&self, owner: &str) -> ApiResult<i64> {
