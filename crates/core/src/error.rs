@@ -106,6 +106,9 @@ pub enum ErrorStyle {
     Network,
     /// glance (webob): `{"code": "404 Not Found", "title": "Not Found", "message": "..."}`
     Image,
+    /// placement: `{"errors": [{"status": 409, "title": "Conflict", "detail": "...",
+    /// "code": "placement.concurrent_update"}]}` (the code from the error's `kind`)
+    Placement,
 }
 
 impl ErrorStyle {
@@ -139,6 +142,12 @@ impl ErrorStyle {
                 let title = err.status.canonical_reason().unwrap_or("Error");
                 json!({"code": format!("{code} {title}"), "title": title, "message": err.message})
             }
+            ErrorStyle::Placement => json!({"errors": [{
+                "status": code,
+                "title": err.status.canonical_reason().unwrap_or("Error"),
+                "detail": err.message,
+                "code": err.kind.unwrap_or("placement.undefined_code"),
+            }]}),
             ErrorStyle::Network => json!({"NeutronError": {
                 "type": err.kind.unwrap_or(match code {
                     400 => "BadRequest",

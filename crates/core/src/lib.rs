@@ -10,4 +10,5 @@ pub mod error;
 pub mod http;
 pub mod input;
 pub mod policy;
+pub mod service_auth;
 pub mod token;

@@ -3,6 +3,7 @@
 //! discovery documents.
 
 mod json;
+pub mod microversion;
 mod shutdown;
 
 use std::time::Instant;
