@@ -30,7 +30,10 @@ fn refusal(op: Op, id: i64, reason: &str) -> String {
 }
 
 pub async fn get(s: &ComputeService, id: i64) -> ApiResult<Aggregate> {
-    s.store.aggregate(id).await?.ok_or_else(|| ApiError::not_found(format!("Aggregate {id} could not be found.")))
+    s.store
+        .aggregate(id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Aggregate {id} could not be found.")))
 }
 
 /// nova's `is_safe_to_update_az`: a zone must have a name; no host of the aggregate (or
@@ -56,7 +59,10 @@ async fn az_change_refused(
         .filter_map(|a| a.availability_zone().filter(|z| *z != new_zone).map(|z| format!("'{z}'")))
         .collect();
     if !conflicting.is_empty() {
-        return Ok(Some(format!("One or more hosts already in availability zone(s) [{}]", conflicting.join(", "))));
+        return Ok(Some(format!(
+            "One or more hosts already in availability zone(s) [{}]",
+            conflicting.join(", ")
+        )));
     }
     if check_instances && agg.availability_zone() != Some(new_zone) {
         for h in hosts {
@@ -81,6 +87,7 @@ async fn aggregate_zone_of(s: &ComputeService, host: &str, except: Option<i64>) 
 /// Refuses to change the zone of a host that has servers (their zone cannot change).
 async fn servers_would_move(
     s: &ComputeService,
+    op: Op,
     host: &str,
     from: Option<&str>,
     to: Option<&str>,
@@ -93,11 +100,12 @@ async fn servers_would_move(
         return Ok(None);
     }
     let name = |z: Option<&str>| z.unwrap_or("None").to_string();
+    let what = if op == Op::AddHost { "added to" } else { "removed from" };
     Ok(Some(format!(
-        "The host cannot be moved between availability zones: its zone would change from '{}' to '{}' but the \
-         host already has {servers} instance(s). Changing the AZ of an existing instance is not supported by this \
-         action. Move the instances away from this host then try again. If you need to move the instances between \
-         AZs then you can use shelve_offload and unshelve to achieve this",
+        "The host cannot be {what} the aggregate as the availability zone of the host would change from '{}' \
+         to '{}' but the host already has {servers} instance(s). Changing the AZ of an existing instance is not \
+         supported by this action. Move the instances away from this host then try again. If you need to move \
+         the instances between AZs then you can use shelve_offload and unshelve to achieve this",
         name(from),
         name(to)
     )))
@@ -188,7 +196,9 @@ pub async fn add_host(s: &ComputeService, id: i64, host: &str) -> ApiResult<Aggr
     }
     if let Some(new_zone) = agg.availability_zone() {
         let old_zone = aggregate_zone_of(s, host, None).await?;
-        if let Some(why) = servers_would_move(s, host, old_zone.as_deref(), Some(new_zone)).await? {
+        if let Some(why) =
+            servers_would_move(s, Op::AddHost, host, old_zone.as_deref(), Some(new_zone)).await?
+        {
             return Err(ApiError::conflict(refusal(Op::AddHost, id, &why)));
         }
     }
@@ -209,7 +219,9 @@ pub async fn remove_host(s: &ComputeService, id: i64, host: &str) -> ApiResult<A
     if let Some(current) = agg.availability_zone() {
         if agg.hosts.iter().any(|h| h == host) {
             let after = aggregate_zone_of(s, host, Some(id)).await?;
-            if let Some(why) = servers_would_move(s, host, Some(current), after.as_deref()).await? {
+            if let Some(why) =
+                servers_would_move(s, Op::RemoveHost, host, Some(current), after.as_deref()).await?
+            {
                 return Err(ApiError::conflict(refusal(Op::RemoveHost, id, &why)));
             }
         }

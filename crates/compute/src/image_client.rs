@@ -20,9 +20,31 @@ pub struct ImageInfo {
 }
 
 const CORE: &[&str] = &[
-    "id", "name", "status", "visibility", "protected", "os_hidden", "checksum", "os_hash_algo", "os_hash_value",
-    "owner", "size", "virtual_size", "min_ram", "min_disk", "disk_format", "container_format", "created_at",
-    "updated_at", "tags", "self", "file", "schema", "direct_url", "locations", "stores",
+    "id",
+    "name",
+    "status",
+    "visibility",
+    "protected",
+    "os_hidden",
+    "checksum",
+    "os_hash_algo",
+    "os_hash_value",
+    "owner",
+    "size",
+    "virtual_size",
+    "min_ram",
+    "min_disk",
+    "disk_format",
+    "container_format",
+    "created_at",
+    "updated_at",
+    "tags",
+    "self",
+    "file",
+    "schema",
+    "direct_url",
+    "locations",
+    "stores",
 ];
 
 impl ComputeService {
@@ -39,8 +61,11 @@ impl ComputeService {
             .header("x-auth-token", user_token)
             .send()
             .await
-            .map_err(|e| ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("image service: {e}")))?;
-        if resp.status() == reqwest::StatusCode::NOT_FOUND || resp.status() == reqwest::StatusCode::FORBIDDEN {
+            .map_err(|e| {
+                ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("image service: {e}"))
+            })?;
+        if resp.status() == reqwest::StatusCode::NOT_FOUND || resp.status() == reqwest::StatusCode::FORBIDDEN
+        {
             return Err(ApiError::bad_request(format!("Image {id} could not be found.")));
         }
         if !resp.status().is_success() {
@@ -112,7 +137,8 @@ impl ComputeService {
         if !status.is_success() {
             let msg = v["message"].as_str().unwrap_or("").to_string();
             return Err(ApiError::new(
-                axum::http::StatusCode::from_u16(status.as_u16()).unwrap_or(axum::http::StatusCode::BAD_GATEWAY),
+                axum::http::StatusCode::from_u16(status.as_u16())
+                    .unwrap_or(axum::http::StatusCode::BAD_GATEWAY),
                 format!("The image service refused the snapshot image: {msg}"),
             ));
         }
@@ -122,7 +148,13 @@ impl ComputeService {
     /// Deletes an image with the service token (a failed snapshot, an unshelved one).
     pub async fn delete_image(&self, id: &str) {
         let Ok(token) = self.auth.token().await else { return };
-        if let Err(e) = self.http.delete(self.image_endpoint(&format!("/{id}"))).header("x-auth-token", token).send().await {
+        if let Err(e) = self
+            .http
+            .delete(self.image_endpoint(&format!("/{id}")))
+            .header("x-auth-token", token)
+            .send()
+            .await
+        {
             tracing::warn!(image = id, "cannot delete the image: {e}");
         }
     }

@@ -109,7 +109,8 @@ pub fn generate_rsa() -> Result<Generated, String> {
     use rsa::pkcs1::{EncodeRsaPrivateKey, LineEnding};
     use rsa::traits::PublicKeyParts;
 
-    let key = rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| format!("RSA generation: {e}"))?;
+    let key =
+        rsa::RsaPrivateKey::new(&mut rand::rngs::OsRng, 2048).map_err(|e| format!("RSA generation: {e}"))?;
     let private_key = key.to_pkcs1_pem(LineEnding::LF).map_err(|e| format!("PEM encoding: {e}"))?.to_string();
     let e = Mpint::from_positive_bytes(&key.e().to_bytes_be()).map_err(|e| e.to_string())?;
     let n = Mpint::from_positive_bytes(&key.n().to_bytes_be()).map_err(|e| e.to_string())?;

@@ -124,13 +124,8 @@ pub fn status(vm: VmState, task: Option<TaskState>) -> &'static str {
 /// The vm_states a `status` filter means (`server list --status SHUTOFF`).
 pub fn vm_states_for_status(status: &str) -> Option<Vec<VmState>> {
     let status = status.to_ascii_uppercase();
-    let states: Vec<VmState> = VmState::ALL
-        .iter()
-        .copied()
-        .filter(|vm| {
-            status_variants(*vm).contains(&status.as_str())
-        })
-        .collect();
+    let states: Vec<VmState> =
+        VmState::ALL.iter().copied().filter(|vm| status_variants(*vm).contains(&status.as_str())).collect();
     (!states.is_empty()).then_some(states)
 }
 
@@ -237,7 +232,9 @@ impl Action {
         use TaskState::*;
         match self {
             // A hard reboot may interrupt a soft one or a power change that hung.
-            Action::RebootHard => &[None, Some(Rebooting), Some(RebootingHard), Some(PoweringOn), Some(PoweringOff)],
+            Action::RebootHard => {
+                &[None, Some(Rebooting), Some(RebootingHard), Some(PoweringOn), Some(PoweringOff)]
+            }
             // Delete pre-empts anything but another delete (force delete pre-empts that too).
             Action::Delete => &[],
             Action::Update => &[],
@@ -428,8 +425,7 @@ pub struct Service {
 impl Service {
     /// Up when not forced down and heard from within `down_after` seconds.
     pub fn is_up(&self, now: DateTime<Utc>, down_after: u64) -> bool {
-        !self.forced_down
-            && self.last_seen_up.is_some_and(|t| (now - t).num_seconds() <= down_after as i64)
+        !self.forced_down && self.last_seen_up.is_some_and(|t| (now - t).num_seconds() <= down_after as i64)
     }
 }
 

@@ -789,7 +789,11 @@ mod tests {
         // Key pairs belong to users.
         let mine = json!({"user_id": "user-P"});
         assert!(policy.enforce("os_compute_api:os-keypairs:create", &reader, &mine));
-        assert!(!policy.enforce("os_compute_api:os-keypairs:create", &member, &json!({"user_id": "someone"})));
+        assert!(!policy.enforce(
+            "os_compute_api:os-keypairs:create",
+            &member,
+            &json!({"user_id": "someone"})
+        ));
         assert!(policy.enforce("os_compute_api:os-keypairs:index", &admin, &json!({"user_id": "someone"})));
 
         // A manager may migrate; a member may not.

@@ -40,10 +40,12 @@ pub const RESOURCES: &[&str] = &[
 ];
 
 /// nova-network's resources, shown (always unlimited) only before microversion 2.36.
-pub const NETWORK_RESOURCES: &[&str] = &["fixed_ips", "floating_ips", "security_groups", "security_group_rules"];
+pub const NETWORK_RESOURCES: &[&str] =
+    &["fixed_ips", "floating_ips", "security_groups", "security_group_rules"];
 
 /// Personality files' resources, shown only before microversion 2.57.
-pub const FILE_RESOURCES: &[&str] = &["injected_files", "injected_file_content_bytes", "injected_file_path_bytes"];
+pub const FILE_RESOURCES: &[&str] =
+    &["injected_files", "injected_file_content_bytes", "injected_file_path_bytes"];
 
 /// The default limit of a resource.
 pub fn default_limit(config: &ComputeConfig, resource: &str) -> i64 {
@@ -69,9 +71,16 @@ pub fn defaults(config: &ComputeConfig) -> BTreeMap<&'static str, i64> {
 }
 
 /// A project's limits: the defaults, with what was set for the project.
-pub async fn project_limits(store: &Store, config: &ComputeConfig, project_id: &str) -> ApiResult<BTreeMap<&'static str, i64>> {
+pub async fn project_limits(
+    store: &Store,
+    config: &ComputeConfig,
+    project_id: &str,
+) -> ApiResult<BTreeMap<&'static str, i64>> {
     let set = store.quota_limits(project_id).await?;
-    Ok(RESOURCES.iter().map(|r| (*r, set.get(*r).copied().unwrap_or_else(|| default_limit(config, r)))).collect())
+    Ok(RESOURCES
+        .iter()
+        .map(|r| (*r, set.get(*r).copied().unwrap_or_else(|| default_limit(config, r))))
+        .collect())
 }
 
 /// What a project uses, per resource. As in nova, the per-user resources (`key_pairs`,
@@ -135,12 +144,17 @@ pub async fn check_servers(
     let limits = project_limits(&service.store, &service.config.compute, project_id).await?;
     let used = service.store.instance_usage(project_id).await?;
     // Sorted by name, as nova sorts them.
-    let wanted = [("cores", used.cores, add_cores), ("instances", used.instances, add_instances), ("ram", used.ram, add_ram)];
+    let wanted = [
+        ("cores", used.cores, add_cores),
+        ("instances", used.instances, add_instances),
+        ("ram", used.ram, add_ram),
+    ];
     let overs: Vec<_> = wanted.iter().filter(|(r, used, add)| over(limits[r], *used, *add)).collect();
     if overs.is_empty() {
         return Ok(());
     }
-    let join = |f: &dyn Fn(&(&str, i64, i64)) -> String| overs.iter().map(|o| f(o)).collect::<Vec<_>>().join(", ");
+    let join =
+        |f: &dyn Fn(&(&str, i64, i64)) -> String| overs.iter().map(|o| f(o)).collect::<Vec<_>>().join(", ");
     let names = join(&|o| o.0.to_string());
     Err(ApiError::forbidden(format!(
         "Quota exceeded for {names}: Requested {}, but already used {} of {} {names}",
@@ -177,7 +191,8 @@ pub async fn check_server_group_members(
     user_id: &str,
     add: i64,
 ) -> ApiResult<()> {
-    let limit = project_limits(&service.store, &service.config.compute, project_id).await?["server_group_members"];
+    let limit =
+        project_limits(&service.store, &service.config.compute, project_id).await?["server_group_members"];
     if over(limit, service.store.count_group_members_of_user(group_uuid, user_id).await?, add) {
         return Err(ApiError::forbidden("Quota exceeded, too many servers in group"));
     }

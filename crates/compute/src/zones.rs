@@ -13,7 +13,9 @@ pub async fn host_zones(store: &Store) -> ApiResult<HashMap<String, String>> {
     let metadata = store.host_aggregate_metadata().await?;
     Ok(metadata
         .into_iter()
-        .filter_map(|(host, m)| m.get("availability_zone").and_then(|v| v.first().cloned()).map(|z| (host, z)))
+        .filter_map(|(host, m)| {
+            m.get("availability_zone").and_then(|v| v.first().cloned()).map(|z| (host, z))
+        })
         .collect())
 }
 

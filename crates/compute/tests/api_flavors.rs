@@ -7,8 +7,15 @@ use api_harness::{Cloud, ADMIN, MEMBER_P, MEMBER_Q, P, READER_P};
 use serde_json::{json, Value};
 
 async fn create(cloud: &Cloud, body: Value) -> Value {
-    cloud.post("/flavors").token(ADMIN).version("2.61").json(json!({ "flavor": body })).send().await.expect(200).body
-        ["flavor"]
+    cloud
+        .post("/flavors")
+        .token(ADMIN)
+        .version("2.61")
+        .json(json!({ "flavor": body }))
+        .send()
+        .await
+        .expect(200)
+        .body["flavor"]
         .clone()
 }
 
@@ -41,16 +48,22 @@ async fn create_show_and_microversions() {
     assert_eq!(f["swap"], "");
     assert_eq!(r.headers["openstack-api-version"], "compute 2.1");
     // 2.55: description; 2.61: extra_specs (readers may see them); 2.75: swap 0.
-    let f = cloud.get(&format!("/flavors/{id}")).token(READER_P).version("2.55").send().await.expect(200).body;
+    let f =
+        cloud.get(&format!("/flavors/{id}")).token(READER_P).version("2.55").send().await.expect(200).body;
     assert!(f["flavor"].get("description").is_some() && f["flavor"].get("extra_specs").is_none());
-    let f = cloud.get(&format!("/flavors/{id}")).token(READER_P).version("2.61").send().await.expect(200).body;
+    let f =
+        cloud.get(&format!("/flavors/{id}")).token(READER_P).version("2.61").send().await.expect(200).body;
     assert_eq!(f["flavor"]["extra_specs"], json!({}));
-    let f = cloud.get(&format!("/flavors/{id}")).token(READER_P).version("2.75").send().await.expect(200).body;
+    let f =
+        cloud.get(&format!("/flavors/{id}")).token(READER_P).version("2.75").send().await.expect(200).body;
     assert_eq!(f["flavor"]["swap"], 0);
 
     // Explicit ids: strings, numbers, "auto".
-    let f = create(&cloud, json!({"name": "m1.small", "id": 42, "ram": "2048", "vcpus": "2", "disk": 20,
-        "swap": 512, "OS-FLV-EXT-DATA:ephemeral": 5, "rxtx_factor": "2.5"}))
+    let f = create(
+        &cloud,
+        json!({"name": "m1.small", "id": 42, "ram": "2048", "vcpus": "2", "disk": 20,
+        "swap": 512, "OS-FLV-EXT-DATA:ephemeral": 5, "rxtx_factor": "2.5"}),
+    )
     .await;
     assert_eq!(f["id"], "42");
     assert_eq!(f["ram"], 2048);
@@ -69,11 +82,20 @@ async fn create_show_and_microversions() {
         .await
         .expect(200);
     assert_eq!(r.body["flavor"]["description"], "small");
-    let r = cloud.put("/flavors/d1").token(ADMIN).version("2.55").json(json!({"flavor": {"description": "tiny"}}));
+    let r = cloud
+        .put("/flavors/d1")
+        .token(ADMIN)
+        .version("2.55")
+        .json(json!({"flavor": {"description": "tiny"}}));
     assert_eq!(r.send().await.expect(200).body["flavor"]["description"], "tiny");
-    let r = cloud.put("/flavors/d1").token(ADMIN).version("2.54").json(json!({"flavor": {"description": "x"}}));
+    let r =
+        cloud.put("/flavors/d1").token(ADMIN).version("2.54").json(json!({"flavor": {"description": "x"}}));
     r.send().await.expect_error(404);
-    let r = cloud.put("/flavors/d1").token(MEMBER_P).version("2.55").json(json!({"flavor": {"description": "x"}}));
+    let r = cloud
+        .put("/flavors/d1")
+        .token(MEMBER_P)
+        .version("2.55")
+        .json(json!({"flavor": {"description": "x"}}));
     r.send().await.expect_error(403);
 
     // Delete: 202, then gone.
@@ -97,10 +119,22 @@ async fn create_validates_and_conflicts() {
         .await;
     let msg = r.expect_error(403);
     assert!(msg.contains("os_compute_api:os-flavor-manage:create"), "{msg}");
-    assert!(post(json!({"name": "x", "ram": 0, "vcpus": 1, "disk": 1})).await.expect_error(400).contains("ram"));
-    assert!(post(json!({"name": "x", "ram": 1, "vcpus": 0, "disk": 1})).await.expect_error(400).contains("vcpus"));
-    assert!(post(json!({"name": "x", "ram": 1, "vcpus": 1, "disk": -1})).await.expect_error(400).contains("disk"));
-    assert!(post(json!({"name": "x", "ram": "a lot", "vcpus": 1, "disk": 1})).await.expect_error(400).contains("ram"));
+    assert!(post(json!({"name": "x", "ram": 0, "vcpus": 1, "disk": 1}))
+        .await
+        .expect_error(400)
+        .contains("ram"));
+    assert!(post(json!({"name": "x", "ram": 1, "vcpus": 0, "disk": 1}))
+        .await
+        .expect_error(400)
+        .contains("vcpus"));
+    assert!(post(json!({"name": "x", "ram": 1, "vcpus": 1, "disk": -1}))
+        .await
+        .expect_error(400)
+        .contains("disk"));
+    assert!(post(json!({"name": "x", "ram": "a lot", "vcpus": 1, "disk": 1}))
+        .await
+        .expect_error(400)
+        .contains("ram"));
     assert!(post(json!({"ram": 1, "vcpus": 1, "disk": 1})).await.expect_error(400).contains("name"));
     assert!(post(json!({"name": "x", "vcpus": 1, "disk": 1})).await.expect_error(400).contains("ram"));
     post(json!({"name": " x", "ram": 1, "vcpus": 1, "disk": 1})).await.expect_error(400);
@@ -132,8 +166,11 @@ async fn create_validates_and_conflicts() {
 async fn private_flavors_and_access() {
     let cloud = Cloud::start().await;
     create(&cloud, json!({"name": "public", "id": "pub", "ram": 1, "vcpus": 1, "disk": 1})).await;
-    create(&cloud, json!({"name": "private", "id": "priv", "ram": 1, "vcpus": 1, "disk": 1,
-        "os-flavor-access:is_public": false}))
+    create(
+        &cloud,
+        json!({"name": "private", "id": "priv", "ram": 1, "vcpus": 1, "disk": 1,
+        "os-flavor-access:is_public": false}),
+    )
     .await;
 
     // Members see public flavors only; admins choose with is_public.
@@ -183,7 +220,10 @@ async fn private_flavors_and_access() {
         .expect_error(400);
 
     // P now sees and uses it; Q does not.
-    assert_eq!(ids(&cloud.get("/flavors").token(MEMBER_P).send().await.expect(200).body), vec!["priv", "pub"]);
+    assert_eq!(
+        ids(&cloud.get("/flavors").token(MEMBER_P).send().await.expect(200).body),
+        vec!["priv", "pub"]
+    );
     cloud.get("/flavors/priv").token(READER_P).send().await.expect(200);
     assert_eq!(ids(&cloud.get("/flavors").token(MEMBER_Q).send().await.expect(200).body), vec!["pub"]);
     cloud.get("/flavors/priv").token(MEMBER_Q).send().await.expect_error(404);
@@ -211,7 +251,13 @@ async fn extra_specs() {
         .await
         .expect(200);
     assert_eq!(r.body["extra_specs"]["quota:cpu_shares"], 2048);
-    cloud.post(specs).token(ADMIN).json(json!({"extra_specs": {"bad/key": "x"}})).send().await.expect_error(400);
+    cloud
+        .post(specs)
+        .token(ADMIN)
+        .json(json!({"extra_specs": {"bad/key": "x"}}))
+        .send()
+        .await
+        .expect_error(400);
     cloud.post(specs).token(ADMIN).json(json!({"extra_specs": {"k": ["x"]}})).send().await.expect_error(400);
     cloud.post(specs).token(ADMIN).json(json!({"specs": {}})).send().await.expect_error(400);
 
@@ -222,7 +268,8 @@ async fn extra_specs() {
     let msg = cloud.get(&format!("{specs}/nope")).token(READER_P).send().await.expect_error(404);
     assert_eq!(msg, "Flavor m1 has no extra specs with key nope.");
 
-    let r = cloud.put(&format!("{specs}/hw:cpu_policy")).token(ADMIN).json(json!({"hw:cpu_policy": "shared"}));
+    let r =
+        cloud.put(&format!("{specs}/hw:cpu_policy")).token(ADMIN).json(json!({"hw:cpu_policy": "shared"}));
     assert_eq!(r.send().await.expect(200).body, json!({"hw:cpu_policy": "shared"}));
     let msg = cloud
         .put(&format!("{specs}/hw:cpu_policy"))
@@ -232,7 +279,13 @@ async fn extra_specs() {
         .await
         .expect_error(400);
     assert_eq!(msg, "Request body and URI mismatch");
-    cloud.put(&format!("{specs}/a")).token(ADMIN).json(json!({"a": "1", "b": "2"})).send().await.expect_error(400);
+    cloud
+        .put(&format!("{specs}/a"))
+        .token(ADMIN)
+        .json(json!({"a": "1", "b": "2"}))
+        .send()
+        .await
+        .expect_error(400);
 
     // Specs come with the flavor from 2.61, and with the store's flavor.
     let f = cloud.get("/flavors/m1").token(MEMBER_P).version("2.61").send().await.expect(200).body;
@@ -252,14 +305,20 @@ async fn extra_specs() {
 async fn list_filters_sorting_and_paging() {
     let cloud = Cloud::start().await;
     for (i, (ram, disk)) in [(512, 1), (1024, 10), (2048, 20), (4096, 40), (8192, 80)].iter().enumerate() {
-        create(&cloud, json!({"name": format!("f{i}"), "id": format!("f{i}"), "ram": ram, "vcpus": 1, "disk": disk}))
-            .await;
+        create(
+            &cloud,
+            json!({"name": format!("f{i}"), "id": format!("f{i}"), "ram": ram, "vcpus": 1, "disk": disk}),
+        )
+        .await;
     }
     let list = |q: &str| cloud.get(&format!("/flavors{q}")).token(MEMBER_P).send();
     assert_eq!(ids(&list("?minRam=2048").await.expect(200).body), vec!["f2", "f3", "f4"]);
     assert_eq!(ids(&list("?minDisk=40&minRam=1").await.expect(200).body), vec!["f3", "f4"]);
     list("?minRam=lots").await.expect_error(400);
-    assert_eq!(ids(&list("?sort_key=memory_mb&sort_dir=desc").await.expect(200).body), vec!["f4", "f3", "f2", "f1", "f0"]);
+    assert_eq!(
+        ids(&list("?sort_key=memory_mb&sort_dir=desc").await.expect(200).body),
+        vec!["f4", "f3", "f2", "f1", "f0"]
+    );
     list("?sort_key=colour").await.expect_error(400);
     list("?sort_dir=up").await.expect_error(400);
     // Unknown parameters are ignored before 2.75, refused from it.

@@ -58,7 +58,8 @@ async fn import_show_list_delete() {
     assert_eq!(stored.fingerprint, RSA_FP);
 
     let list = cloud.get("/os-keypairs").token(READER_P).version("2.2").send().await.expect(200).body;
-    let names: Vec<&str> = list["keypairs"].as_array().unwrap().iter().map(|k| k["keypair"]["name"].as_str().unwrap()).collect();
+    let names: Vec<&str> =
+        list["keypairs"].as_array().unwrap().iter().map(|k| k["keypair"]["name"].as_str().unwrap()).collect();
     assert_eq!(names, vec!["k1", "k2"]);
     assert_eq!(list["keypairs"][1]["keypair"]["fingerprint"], ED25519_FP);
 
@@ -80,7 +81,8 @@ async fn bad_keys_and_names() {
     let create = |body: serde_json::Value, version: &'static str| {
         cloud.post("/os-keypairs").token(MEMBER_P).version(version).json(json!({ "keypair": body })).send()
     };
-    let msg = create(json!({"name": "k", "public_key": "ssh-rsa AAAAnotakey"}), "2.10").await.expect_error(400);
+    let msg =
+        create(json!({"name": "k", "public_key": "ssh-rsa AAAAnotakey"}), "2.10").await.expect_error(400);
     assert_eq!(msg, "Keypair data is invalid: failed to generate fingerprint");
     create(json!({"name": "k", "public_key": ED25519.replace("ssh-ed25519", "ssh-rsa")}), "2.10")
         .await
@@ -160,12 +162,30 @@ async fn other_users_and_paging() {
             .await
             .expect(201);
     }
-    cloud.get(&format!("/os-keypairs?user_id={MEMBER_Q}")).token(MEMBER_P).version("2.10").send().await.expect_error(403);
+    cloud
+        .get(&format!("/os-keypairs?user_id={MEMBER_Q}"))
+        .token(MEMBER_P)
+        .version("2.10")
+        .send()
+        .await
+        .expect_error(403);
     let mine = cloud.get("/os-keypairs").token(MEMBER_Q).send().await.expect(200).body;
     assert_eq!(mine["keypairs"].as_array().unwrap().len(), 3);
-    cloud.get(&format!("/os-keypairs/b?user_id={MEMBER_Q}")).token(ADMIN).version("2.10").send().await.expect(200);
+    cloud
+        .get(&format!("/os-keypairs/b?user_id={MEMBER_Q}"))
+        .token(ADMIN)
+        .version("2.10")
+        .send()
+        .await
+        .expect(200);
     // Before 2.10 the parameter is ignored: the admin's own key pairs.
-    cloud.get(&format!("/os-keypairs/b?user_id={MEMBER_Q}")).token(ADMIN).version("2.9").send().await.expect_error(404);
+    cloud
+        .get(&format!("/os-keypairs/b?user_id={MEMBER_Q}"))
+        .token(ADMIN)
+        .version("2.9")
+        .send()
+        .await
+        .expect_error(404);
 
     // limit/marker from 2.35.
     let page = cloud
@@ -194,7 +214,13 @@ async fn other_users_and_paging() {
     let all = cloud.get("/os-keypairs?limit=1").token(MEMBER_Q).version("2.34").send().await.expect(200).body;
     assert_eq!(all["keypairs"].as_array().unwrap().len(), 3);
 
-    cloud.delete(&format!("/os-keypairs/a?user_id={MEMBER_Q}")).token(ADMIN).version("2.10").send().await.expect(204);
+    cloud
+        .delete(&format!("/os-keypairs/a?user_id={MEMBER_Q}"))
+        .token(ADMIN)
+        .version("2.10")
+        .send()
+        .await
+        .expect(204);
 }
 
 #[tokio::test]

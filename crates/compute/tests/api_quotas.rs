@@ -30,13 +30,24 @@ async fn quota_sets_show_update_revert() {
     cloud.get(&format!("/os-quota-sets/{P}")).token(MEMBER_P).send().await.expect(200);
 
     // Defaults: anyone.
-    let d = cloud.get(&format!("/os-quota-sets/{Q}/defaults")).token(MEMBER_P).version("2.57").send().await.expect(200);
+    let d = cloud
+        .get(&format!("/os-quota-sets/{Q}/defaults"))
+        .token(MEMBER_P)
+        .version("2.57")
+        .send()
+        .await
+        .expect(200);
     assert_eq!(d.body["quota_set"]["cores"], 20);
     assert_eq!(d.body["quota_set"]["id"], Q);
 
     // Only admins update.
     let put = |token: &'static str, body: Value| {
-        cloud.put(&format!("/os-quota-sets/{P}")).token(token).version("2.57").json(json!({ "quota_set": body })).send()
+        cloud
+            .put(&format!("/os-quota-sets/{P}"))
+            .token(token)
+            .version("2.57")
+            .json(json!({ "quota_set": body }))
+            .send()
     };
     put(MEMBER_P, json!({"cores": 30})).await.expect_error(403);
     let r = put(ADMIN, json!({"cores": 30, "instances": "15", "ram": -1})).await.expect(200);
@@ -72,13 +83,36 @@ async fn quota_sets_show_update_revert() {
     assert_eq!(show(READER_P, "2.57").await.expect(200).body["quota_set"]["cores"], 30);
 
     // Detail has usage; a limit below it needs force.
-    cloud.post("/os-server-groups").token(MEMBER_P).version("2.64").json(json!({"server_group": {"name": "g", "policy": "affinity"}})).send().await.expect(200);
-    cloud.post("/os-server-groups").token(MEMBER_P).version("2.64").json(json!({"server_group": {"name": "h", "policy": "affinity"}})).send().await.expect(200);
-    let d = cloud.get(&format!("/os-quota-sets/{P}/detail")).token(READER_P).version("2.57").send().await.expect(200);
+    cloud
+        .post("/os-server-groups")
+        .token(MEMBER_P)
+        .version("2.64")
+        .json(json!({"server_group": {"name": "g", "policy": "affinity"}}))
+        .send()
+        .await
+        .expect(200);
+    cloud
+        .post("/os-server-groups")
+        .token(MEMBER_P)
+        .version("2.64")
+        .json(json!({"server_group": {"name": "h", "policy": "affinity"}}))
+        .send()
+        .await
+        .expect(200);
+    let d = cloud
+        .get(&format!("/os-quota-sets/{P}/detail"))
+        .token(READER_P)
+        .version("2.57")
+        .send()
+        .await
+        .expect(200);
     assert_eq!(d.body["quota_set"]["server_groups"], json!({"limit": 10, "in_use": 2, "reserved": 0}));
     assert_eq!(d.body["quota_set"]["cores"]["in_use"], 0);
     let msg = put(ADMIN, json!({"server_groups": 1})).await.expect_error(400);
-    assert_eq!(msg, "Quota limit 1 for server_groups must be greater than or equal to already used and reserved 2.");
+    assert_eq!(
+        msg,
+        "Quota limit 1 for server_groups must be greater than or equal to already used and reserved 2."
+    );
     put(ADMIN, json!({"server_groups": 1, "force": true})).await.expect(200);
 
     // Delete: back to the defaults.
@@ -99,7 +133,13 @@ async fn limits() {
         .send()
         .await
         .expect(200);
-    cloud.post("/os-server-groups").token(MEMBER_P).json(json!({"server_group": {"name": "g", "policies": ["affinity"]}})).send().await.expect(200);
+    cloud
+        .post("/os-server-groups")
+        .token(MEMBER_P)
+        .json(json!({"server_group": {"name": "g", "policies": ["affinity"]}}))
+        .send()
+        .await
+        .expect(200);
 
     let l = cloud.get("/limits").token(READER_P).version("2.57").send().await.expect(200).body;
     assert_eq!(l["limits"]["rate"], json!([]));
@@ -115,7 +155,9 @@ async fn limits() {
     assert_eq!(a["totalInstancesUsed"], 0);
     assert_eq!(a["totalCoresUsed"], 0);
     assert_eq!(a["totalRAMUsed"], 0);
-    for gone in ["maxPersonality", "maxImageMeta", "maxTotalFloatingIps", "totalFloatingIpsUsed", "maxSecurityGroups"] {
+    for gone in
+        ["maxPersonality", "maxImageMeta", "maxTotalFloatingIps", "totalFloatingIpsUsed", "maxSecurityGroups"]
+    {
         assert!(a.get(gone).is_none(), "{gone} at 2.57");
     }
     let old = cloud.get("/limits").token(READER_P).send().await.expect(200).body;
@@ -127,6 +169,11 @@ async fn limits() {
 
     // Another project: admins only.
     cloud.get(&format!("/limits?tenant_id={Q}")).token(MEMBER_P).send().await.expect_error(403);
+    // What openstacksdk sends for "my project", and the caller's own project, are fine.
+    let mine =
+        cloud.get("/limits?reserved=False&tenant_id=None").token(MEMBER_P).send().await.expect(200).body;
+    assert_eq!(mine["limits"]["absolute"]["maxTotalCores"], 30);
+    cloud.get(&format!("/limits?tenant_id={P}")).token(READER_P).send().await.expect(200);
     let q = cloud.get(&format!("/limits?tenant_id={P}")).token(ADMIN).send().await.expect(200).body;
     assert_eq!(q["limits"]["absolute"]["maxTotalCores"], 30);
     cloud.get("/limits?foo=1").token(READER_P).version("2.75").send().await.expect_error(400);
@@ -167,13 +214,22 @@ async fn quota_checks() {
 async fn server_groups() {
     let cloud = Cloud::start_with(|c| c.compute.quota_server_groups = 3).await;
     let create = |token: &'static str, version: &'static str, body: Value| {
-        cloud.post("/os-server-groups").token(token).version(version).json(json!({ "server_group": body })).send()
+        cloud
+            .post("/os-server-groups")
+            .token(token)
+            .version(version)
+            .json(json!({ "server_group": body }))
+            .send()
     };
     // 2.64: policy and rules.
-    let g = create(MEMBER_P, "2.64", json!({"name": "g1", "policy": "anti-affinity", "rules": {"max_server_per_host": 2}}))
-        .await
-        .expect(200)
-        .body["server_group"]
+    let g = create(
+        MEMBER_P,
+        "2.64",
+        json!({"name": "g1", "policy": "anti-affinity", "rules": {"max_server_per_host": 2}}),
+    )
+    .await
+    .expect(200)
+    .body["server_group"]
         .clone();
     let id = g["id"].as_str().unwrap().to_string();
     assert_eq!(g["policy"], "anti-affinity");
@@ -183,17 +239,28 @@ async fn server_groups() {
     assert_eq!(g["user_id"], MEMBER_P);
     assert!(g.get("policies").is_none());
     // Before 2.64: a policies list and empty metadata; soft policies from 2.15.
-    let g2 = create(MEMBER_P, "2.15", json!({"name": "g2", "policies": ["soft-affinity"]})).await.expect(200).body;
+    let g2 =
+        create(MEMBER_P, "2.15", json!({"name": "g2", "policies": ["soft-affinity"]})).await.expect(200).body;
     assert_eq!(g2["server_group"]["policies"], json!(["soft-affinity"]));
     assert_eq!(g2["server_group"]["metadata"], json!({}));
     create(MEMBER_P, "2.14", json!({"name": "g3", "policies": ["soft-affinity"]})).await.expect_error(400);
-    create(MEMBER_P, "2.1", json!({"name": "g3", "policies": ["affinity", "anti-affinity"]})).await.expect_error(400);
-    create(MEMBER_P, "2.64", json!({"name": "g3", "policy": "affinity", "rules": {"max_server_per_host": 2}}))
+    create(MEMBER_P, "2.1", json!({"name": "g3", "policies": ["affinity", "anti-affinity"]}))
         .await
         .expect_error(400);
-    create(MEMBER_P, "2.64", json!({"name": "g3", "policy": "anti-affinity", "rules": {"max_server_per_host": 0}}))
-        .await
-        .expect_error(400);
+    create(
+        MEMBER_P,
+        "2.64",
+        json!({"name": "g3", "policy": "affinity", "rules": {"max_server_per_host": 2}}),
+    )
+    .await
+    .expect_error(400);
+    create(
+        MEMBER_P,
+        "2.64",
+        json!({"name": "g3", "policy": "anti-affinity", "rules": {"max_server_per_host": 0}}),
+    )
+    .await
+    .expect_error(400);
     create(MEMBER_P, "2.64", json!({"name": "g3", "policy": "anti-affinity", "rules": {"other": 1}}))
         .await
         .expect_error(400);
@@ -203,7 +270,13 @@ async fn server_groups() {
     create(READER_P, "2.64", json!({"name": "g3", "policy": "affinity"})).await.expect_error(403);
 
     // Show: the owner project's readers; 403 for other projects, 404 for none.
-    let shown = cloud.get(&format!("/os-server-groups/{id}")).token(READER_P).version("2.64").send().await.expect(200);
+    let shown = cloud
+        .get(&format!("/os-server-groups/{id}"))
+        .token(READER_P)
+        .version("2.64")
+        .send()
+        .await
+        .expect(200);
     assert_eq!(shown.body["server_group"]["name"], "g1");
     cloud.get(&format!("/os-server-groups/{id}")).token(MEMBER_Q).send().await.expect_error(403);
     cloud.get(&format!("/os-server-groups/{id}")).token(ADMIN).send().await.expect(200);
@@ -222,7 +295,12 @@ async fn server_groups() {
     // Lists: own project; all projects for admins; limit/offset.
     create(MEMBER_Q, "2.64", json!({"name": "q1", "policy": "affinity"})).await.expect(200);
     let names = |body: &Value| -> Vec<String> {
-        body["server_groups"].as_array().unwrap().iter().map(|g| g["name"].as_str().unwrap().to_string()).collect()
+        body["server_groups"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|g| g["name"].as_str().unwrap().to_string())
+            .collect()
     };
     let mine = cloud.get("/os-server-groups").token(READER_P).send().await.expect(200).body;
     assert_eq!(names(&mine), vec!["g1", "g2"]);
@@ -230,7 +308,8 @@ async fn server_groups() {
     assert_eq!(names(&mine), vec!["g1", "g2"]);
     let all = cloud.get("/os-server-groups?all_projects=True").token(ADMIN).send().await.expect(200).body;
     assert_eq!(names(&all), vec!["g1", "g2", "q1"]);
-    let page = cloud.get("/os-server-groups?all_projects=1&limit=1&offset=1").token(ADMIN).send().await.expect(200);
+    let page =
+        cloud.get("/os-server-groups?all_projects=1&limit=1&offset=1").token(ADMIN).send().await.expect(200);
     assert_eq!(names(&page.body), vec!["g2"]);
 
     // Quota: three groups in P.

@@ -174,7 +174,12 @@ fn metadata_arg(args: Value) -> ApiResult<BTreeMap<String, Option<String>>> {
         let value = match v {
             Value::Null => None,
             Value::String(s) if s.chars().count() <= 255 => Some(s),
-            _ => return Err(invalid_field("metadata", &format!("The value of '{k}' must be a string of at most 255 characters, or null."))),
+            _ => {
+                return Err(invalid_field(
+                    "metadata",
+                    &format!("The value of '{k}' must be a string of at most 255 characters, or null."),
+                ))
+            }
         };
         out.insert(k, value);
     }

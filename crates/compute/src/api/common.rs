@@ -20,8 +20,9 @@ impl<S: Send + Sync> FromRequestParts<S> for QueryParams {
     type Rejection = ApiError;
 
     async fn from_request_parts(parts: &mut Parts, _state: &S) -> Result<Self, Self::Rejection> {
-        let axum::extract::Query(pairs) = axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
-            .map_err(|e| ApiError::bad_request(format!("Invalid query string: {}", e.body_text())))?;
+        let axum::extract::Query(pairs) =
+            axum::extract::Query::<Vec<(String, String)>>::try_from_uri(&parts.uri)
+                .map_err(|e| ApiError::bad_request(format!("Invalid query string: {}", e.body_text())))?;
         Ok(QueryParams(pairs))
     }
 }
@@ -80,7 +81,9 @@ pub fn validate_integer(value: &Value, name: &str, min: i64, max: i64) -> ApiRes
     let invalid = |why: String| ApiError::bad_request(format!("Invalid input received: {why}"));
     let n = match value {
         Value::Number(n) => n.as_i64().ok_or_else(|| invalid(format!("{name} must be an integer")))?,
-        Value::String(s) => s.trim().parse::<i64>().map_err(|_| invalid(format!("{name} must be an integer")))?,
+        Value::String(s) => {
+            s.trim().parse::<i64>().map_err(|_| invalid(format!("{name} must be an integer")))?
+        }
         _ => return Err(invalid(format!("{name} must be an integer"))),
     };
     if n < min {
@@ -191,7 +194,8 @@ pub fn collection_links(
     }
     params.push(("marker".into(), last.to_string()));
     params.sort();
-    let qs: Vec<String> = params.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect();
+    let qs: Vec<String> =
+        params.iter().map(|(k, v)| format!("{}={}", form_encode(k), form_encode(v))).collect();
     Some(json!([{"rel": "next", "href": format!("{base}/v2.1/{collection}?{}", qs.join("&"))}]))
 }
 

@@ -19,7 +19,9 @@ use stratus_core::http::microversion::Version;
 use stratus_core::http::{BaseUrl, Json as JsonBody};
 use stratus_core::input::Fields;
 
-use super::common::{self, check_name, invalid_field, no_more_fields, parse_bool, validate_integer, QueryParams};
+use super::common::{
+    self, check_name, invalid_field, no_more_fields, parse_bool, validate_integer, QueryParams,
+};
 use super::State;
 use crate::model::Flavor;
 use crate::store::{FlavorFilter, FLAVOR_SORT_KEYS};
@@ -59,11 +61,13 @@ async fn visible_flavor(s: &ComputeService, ctx: &AuthContext, id: &str) -> ApiR
 /// Whether bodies at this version carry `extra_specs` (2.61, and the caller may read them).
 fn shows_extra_specs(s: &ComputeService, ctx: &AuthContext, version: Version) -> bool {
     version.at_least(2, 61)
-        && s.authorize(ctx, "os_compute_api:os-flavor-extra-specs:index", &ComputeService::own_target(ctx)).is_ok()
+        && s.authorize(ctx, "os_compute_api:os-flavor-extra-specs:index", &ComputeService::own_target(ctx))
+            .is_ok()
 }
 
 fn render_brief(f: &Flavor, version: Version, base: &str) -> Value {
-    let mut v = json!({"id": f.flavorid, "name": f.name, "links": common::links(base, "flavors", &f.flavorid)});
+    let mut v =
+        json!({"id": f.flavorid, "name": f.name, "links": common::links(base, "flavors", &f.flavorid)});
     if version.at_least(2, 55) {
         v["description"] = json!(f.description);
     }
@@ -101,11 +105,18 @@ fn parse_is_public(v: Option<&str>) -> ApiResult<Option<bool>> {
         Some(s) if s == "none" => Ok(None),
         Some(s) if matches!(s.as_str(), "1" | "t" | "true" | "on" | "y" | "yes") => Ok(Some(true)),
         Some(s) if matches!(s.as_str(), "0" | "f" | "false" | "off" | "n" | "no") => Ok(Some(false)),
-        Some(_) => Err(ApiError::bad_request(format!("Invalid is_public filter [{}]", v.unwrap_or_default()))),
+        Some(_) => {
+            Err(ApiError::bad_request(format!("Invalid is_public filter [{}]", v.unwrap_or_default())))
+        }
     }
 }
 
-async fn list(s: &ComputeService, ctx: &AuthContext, q: &QueryParams, version: Version) -> ApiResult<Vec<Flavor>> {
+async fn list(
+    s: &ComputeService,
+    ctx: &AuthContext,
+    q: &QueryParams,
+    version: Version,
+) -> ApiResult<Vec<Flavor>> {
     q.only(version, LIST_PARAMS)?;
     let sort_key = q.get("sort_key").filter(|k| !k.is_empty()).unwrap_or("flavorid");
     let sort_column = FLAVOR_SORT_KEYS.iter().find(|(k, _)| *k == sort_key).map(|(_, c)| *c).ok_or_else(|| {
@@ -153,14 +164,14 @@ async fn list(s: &ComputeService, ctx: &AuthContext, q: &QueryParams, version: V
 
 fn list_body(
     flavors: Vec<Value>,
-    ids: Option<&str>,
+    last: Option<&str>,
     count: usize,
     base: &str,
     collection: &str,
     q: &QueryParams,
 ) -> Value {
     let mut body = json!({ "flavors": flavors });
-    if let Some(links) = common::collection_links(base, collection, q, count, ids) {
+    if let Some(links) = common::collection_links(base, collection, q, count, last) {
         body["flavors_links"] = links;
     }
     body
@@ -234,7 +245,9 @@ fn parse_rxtx(v: Option<Value>) -> ApiResult<f64> {
         Some(Value::Number(n)) => n.as_f64().ok_or_else(bad)?,
         Some(Value::String(s)) => {
             let well_formed = match s.split_once('.') {
-                Some((a, b)) => !a.is_empty() && !b.is_empty() && (a.to_string() + b).bytes().all(|c| c.is_ascii_digit()),
+                Some((a, b)) => {
+                    !a.is_empty() && !b.is_empty() && (a.to_string() + b).bytes().all(|c| c.is_ascii_digit())
+                }
                 None => !s.is_empty() && s.bytes().all(|c| c.is_ascii_digit()),
             };
             if !well_formed {
@@ -346,7 +359,11 @@ async fn update(
     Ok(Json(json!({"flavor": render(&flavor, version, &base, specs)})))
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     s.authorize(&ctx, "os_compute_api:os-flavor-manage:delete", &json!({}))?;
     if !s.store.delete_flavor(&id).await? {
         return Err(not_found(&id));
@@ -363,7 +380,11 @@ async fn access_body(s: &ComputeService, flavor: &Flavor) -> ApiResult<Json<Valu
     Ok(Json(json!({ "flavor_access": list })))
 }
 
-async fn access_list(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn access_list(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "os_compute_api:os-flavor-access", &ComputeService::own_target(&ctx))?;
     let flavor = visible_flavor(&s, &ctx, &id).await?;
     if flavor.is_public {
@@ -444,10 +465,18 @@ fn parse_specs(map: &Map<String, Value>) -> ApiResult<BTreeMap<String, String>> 
         let value = match v {
             Value::String(s) => s.clone(),
             Value::Number(n) => n.to_string(),
-            _ => return Err(invalid_field("extra_specs", &format!("The value of '{k}' must be a string or a number."))),
+            _ => {
+                return Err(invalid_field(
+                    "extra_specs",
+                    &format!("The value of '{k}' must be a string or a number."),
+                ))
+            }
         };
         if value.chars().count() > 255 {
-            return Err(invalid_field("extra_specs", &format!("The value of '{k}' is longer than 255 characters.")));
+            return Err(invalid_field(
+                "extra_specs",
+                &format!("The value of '{k}' is longer than 255 characters."),
+            ));
         }
         out.insert(k.clone(), value);
     }
@@ -462,7 +491,11 @@ fn project_target(ctx: &AuthContext) -> Value {
     json!({ "project_id": ctx.project_id() })
 }
 
-async fn specs_index(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<Json<Value>> {
+async fn specs_index(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "os_compute_api:os-flavor-extra-specs:index", &project_target(&ctx))?;
     let flavor = visible_flavor(&s, &ctx, &id).await?;
     Ok(Json(json!({ "extra_specs": flavor.extra_specs })))

@@ -11,7 +11,6 @@ use serde_json::{json, Value};
 use stratus_core::auth::Authenticated;
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::microversion::Version;
-use stratus_core::http::Json as JsonBody;
 
 use super::State;
 use crate::model::ComputeNode;
@@ -76,7 +75,10 @@ fn render(r: &Row, v: Version, detail: bool) -> Value {
         o.insert("hypervisor_type".into(), json!(n.hypervisor_type));
         o.insert("hypervisor_version".into(), json!(n.hypervisor_version));
         o.insert("host_ip".into(), json!(n.host_ip));
-        o.insert("service".into(), json!({"id": r.service_id, "host": n.host, "disabled_reason": r.disabled_reason}));
+        o.insert(
+            "service".into(),
+            json!({"id": r.service_id, "host": n.host, "disabled_reason": r.disabled_reason}),
+        );
         if !v.at_least(2, 88) {
             o.insert("vcpus".into(), json!(n.vcpus));
             o.insert("memory_mb".into(), json!(n.memory_mb));
@@ -97,7 +99,12 @@ fn render(r: &Row, v: Version, detail: bool) -> Value {
     h
 }
 
-async fn list(service: State, Authenticated(ctx): Authenticated, v: Version, Query(q): Query<Vec<(String, String)>>) -> ApiResult<axum::Json<Value>> {
+async fn list(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<axum::Json<Value>> {
     service.authorize(&ctx, "os_compute_api:os-hypervisors:list", &json!({}))?;
     let pattern = q.iter().find(|(k, _)| k == "hypervisor_hostname_pattern").map(|(_, v)| v.clone());
     let list: Vec<Value> = rows(&service, v)
@@ -109,13 +116,22 @@ async fn list(service: State, Authenticated(ctx): Authenticated, v: Version, Que
     Ok(axum::Json(json!({"hypervisors": list})))
 }
 
-async fn detail(service: State, Authenticated(ctx): Authenticated, v: Version) -> ApiResult<axum::Json<Value>> {
+async fn detail(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+) -> ApiResult<axum::Json<Value>> {
     service.authorize(&ctx, "os_compute_api:os-hypervisors:list-detail", &json!({}))?;
     let list: Vec<Value> = rows(&service, v).await?.iter().map(|r| render(r, v, true)).collect();
     Ok(axum::Json(json!({"hypervisors": list})))
 }
 
-async fn show(service: State, Authenticated(ctx): Authenticated, v: Version, Path(id): Path<String>) -> ApiResult<axum::Json<Value>> {
+async fn show(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
     service.authorize(&ctx, "os_compute_api:os-hypervisors:show", &json!({}))?;
     let all = rows(&service, v).await?;
     let r = all
@@ -125,10 +141,16 @@ async fn show(service: State, Authenticated(ctx): Authenticated, v: Version, Pat
     Ok(axum::Json(json!({"hypervisor": render(r, v, true)})))
 }
 
-async fn statistics(service: State, Authenticated(ctx): Authenticated, v: Version) -> ApiResult<axum::Json<Value>> {
+async fn statistics(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+) -> ApiResult<axum::Json<Value>> {
     service.authorize(&ctx, "os_compute_api:os-hypervisors:statistics", &json!({}))?;
     if v.at_least(2, 88) {
-        return Err(ApiError::not_found("The statistics API was removed in microversion 2.88; use placement."));
+        return Err(ApiError::not_found(
+            "The statistics API was removed in microversion 2.88; use placement.",
+        ));
     }
     let all = rows(&service, v).await?;
     let sum = |f: &dyn Fn(&Row) -> i64| all.iter().map(f).sum::<i64>();

@@ -9,7 +9,6 @@ use serde_json::{json, Value};
 use stratus_core::auth::Authenticated;
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::microversion::Version;
-use stratus_core::http::Json as JsonBody;
 
 use super::State;
 use crate::store::{ActionEvent, InstanceAction};
@@ -63,7 +62,12 @@ fn render_event(e: &ActionEvent, v: Version, admin: bool) -> Value {
     body
 }
 
-async fn owned(service: &ComputeService, ctx: &stratus_core::auth::AuthContext, id: &str, rule: &str) -> ApiResult<()> {
+async fn owned(
+    service: &ComputeService,
+    ctx: &stratus_core::auth::AuthContext,
+    id: &str,
+    rule: &str,
+) -> ApiResult<()> {
     // Actions of deleted servers stay readable, as nova's are.
     let i = service
         .store
@@ -74,17 +78,30 @@ async fn owned(service: &ComputeService, ctx: &stratus_core::auth::AuthContext, 
     service.authorize(ctx, rule, &json!({"project_id": i.project_id}))
 }
 
-async fn list(service: State, Authenticated(ctx): Authenticated, v: Version, Path(id): Path<String>) -> ApiResult<axum::Json<Value>> {
+async fn list(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
     owned(&service, &ctx, &id, "os_compute_api:os-instance-actions:list").await?;
     let actions: Vec<Value> = service.store.actions(&id).await?.iter().map(|a| render(a, v)).collect();
     Ok(axum::Json(json!({"instanceActions": actions})))
 }
 
-async fn show(service: State, Authenticated(ctx): Authenticated, v: Version, Path((id, rid)): Path<(String, String)>) -> ApiResult<axum::Json<Value>> {
+async fn show(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path((id, rid)): Path<(String, String)>,
+) -> ApiResult<axum::Json<Value>> {
     owned(&service, &ctx, &id, "os_compute_api:os-instance-actions:show").await?;
-    let a = service.store.action(&id, &rid).await?.ok_or_else(|| ApiError::not_found(format!("Action for request_id {rid} on instance {id} not found")))?;
+    let a = service.store.action(&id, &rid).await?.ok_or_else(|| {
+        ApiError::not_found(format!("Action for request_id {rid} on instance {id} not found"))
+    })?;
     let admin = service.is_admin(&ctx);
-    let events: Vec<Value> = service.store.events(&a.id).await?.iter().map(|e| render_event(e, v, admin)).collect();
+    let events: Vec<Value> =
+        service.store.events(&a.id).await?.iter().map(|e| render_event(e, v, admin)).collect();
     let mut body = render(&a, v);
     body["events"] = json!(events);
     Ok(axum::Json(json!({"instanceAction": body})))

@@ -129,8 +129,15 @@ fn check_keypair_name(name: &str, version: Version) -> ApiResult<()> {
     common::check_name("name", name, 255, &[])?;
     let extra: &[char] = if version.at_least(2, 92) { &['_', '-', ' ', '@', '.'] } else { &['_', '-', ' '] };
     if let Some(c) = name.chars().find(|c| !c.is_ascii_alphanumeric() && !extra.contains(c)) {
-        let allowed = if version.at_least(2, 92) { "a-z, A-Z, 0-9, '_', '-', '@', '.' and spaces" } else { "a-z, A-Z, 0-9, '_', '-' and spaces" };
-        return Err(invalid_field("name", &format!("{c:?} is not allowed: key pair names may hold {allowed}.")));
+        let allowed = if version.at_least(2, 92) {
+            "a-z, A-Z, 0-9, '_', '-', '@', '.' and spaces"
+        } else {
+            "a-z, A-Z, 0-9, '_', '-' and spaces"
+        };
+        return Err(invalid_field(
+            "name",
+            &format!("{c:?} is not allowed: key pair names may hold {allowed}."),
+        ));
     }
     Ok(())
 }
@@ -196,8 +203,14 @@ async fn create(
             (g.public_key, g.fingerprint, Some(g.private_key))
         }
     };
-    let keypair =
-        KeyPair { user_id, name: name.trim().to_string(), fingerprint, public_key, key_type, created_at: Utc::now() };
+    let keypair = KeyPair {
+        user_id,
+        name: name.trim().to_string(),
+        fingerprint,
+        public_key,
+        key_type,
+        created_at: Utc::now(),
+    };
     {
         let _quota = s.quota_lock.lock().await;
         crate::quota::check_keypairs(&s, ctx.project_id().unwrap_or_default(), &keypair.user_id).await?;

@@ -66,12 +66,15 @@ async fn index(
 ) -> ApiResult<Json<Value>> {
     q.only(version, &["tenant_id"])?;
     s.authorize(&ctx, "os_compute_api:limits", &json!({}))?;
-    let project_id = match q.get("tenant_id") {
+    let own = ctx.project_id().unwrap_or_default();
+    // openstacksdk sends `tenant_id=None` when no project was asked for: that, an empty
+    // value and the caller's own project are no other project.
+    let project_id = match q.get("tenant_id").filter(|p| !p.is_empty() && *p != "None" && *p != own) {
         Some(p) => {
             s.authorize(&ctx, "os_compute_api:limits:other_project", &ComputeService::own_target(&ctx))?;
             p.to_string()
         }
-        None => ctx.project_id().unwrap_or_default().to_string(),
+        None => own.to_string(),
     };
     let l = quota::limits(&s.store, &s.config, &project_id).await?;
     let mut absolute = Map::new();

@@ -103,7 +103,10 @@ fn parse_update(body: Value, version: Version) -> ApiResult<(BTreeMap<&'static s
         return Err(invalid_field("quota_set", "'quota_set' is a required property and must be an object"));
     };
     if let Some(k) = outer.keys().next() {
-        return Err(invalid_field("", &format!("Additional properties are not allowed ('{k}' was unexpected)")));
+        return Err(invalid_field(
+            "",
+            &format!("Additional properties are not allowed ('{k}' was unexpected)"),
+        ));
     }
     let settable: Vec<&'static str> = shown(version).collect();
     let mut limits = BTreeMap::new();

@@ -55,7 +55,10 @@ async fn action(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Response> {
     let service = service.0;
-    let obj = body.as_object().filter(|o| o.len() == 1).ok_or_else(|| ApiError::bad_request("The action body must have exactly one key: the action."))?;
+    let obj = body
+        .as_object()
+        .filter(|o| o.len() == 1)
+        .ok_or_else(|| ApiError::bad_request("The action body must have exactly one key: the action."))?;
     let (name, args) = obj.iter().next().expect("one key");
     let i = visible(&service, &ctx, &id).await?;
     let who = requester(&ctx, &rid);
@@ -85,7 +88,11 @@ async fn action(
             let action = match kind.to_ascii_uppercase().as_str() {
                 "SOFT" => Action::Reboot,
                 "HARD" => Action::RebootHard,
-                _ => return Err(ApiError::bad_request("Invalid input for field/attribute type: it must be SOFT or HARD")),
+                _ => {
+                    return Err(ApiError::bad_request(
+                        "Invalid input for field/attribute type: it must be SOFT or HARD",
+                    ))
+                }
             };
             service.start_simple(&i, action, &who).await?;
             Ok(accepted())
@@ -94,16 +101,28 @@ async fn action(
             service.authorize(&ctx, "os_compute_api:os-rescue", &t)?;
             check_unlocked(&service, &ctx, &i)?;
             service.start_simple(&i, Action::Rescue, &who).await?;
-            let pass = args.get("adminPass").and_then(Value::as_str).map(str::to_string).unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+            let pass = args
+                .get("adminPass")
+                .and_then(Value::as_str)
+                .map(str::to_string)
+                .unwrap_or_else(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
             Ok((StatusCode::OK, axum::Json(json!({"adminPass": pass}))).into_response())
         }
         "lock" => {
             service.authorize(&ctx, "os_compute_api:os-lock-server:lock", &t)?;
-            let reason = if version.at_least(2, 73) { args.get("locked_reason").and_then(Value::as_str).map(str::to_string) } else { None };
+            let reason = if version.at_least(2, 73) {
+                args.get("locked_reason").and_then(Value::as_str).map(str::to_string)
+            } else {
+                None
+            };
             if reason.as_ref().is_some_and(|r| r.chars().count() > 255) {
                 return Err(ApiError::bad_request("locked_reason is longer than 255 characters"));
             }
-            let by = if service.is_admin(&ctx) && ctx.project_id() != Some(i.project_id.as_str()) { "admin" } else { "owner" };
+            let by = if service.is_admin(&ctx) && ctx.project_id() != Some(i.project_id.as_str()) {
+                "admin"
+            } else {
+                "owner"
+            };
             let u = InstanceUpdate { locked: Some((true, Some(by.into()), reason)), ..Default::default() };
             service.store.update_instance(&i.uuid, &Default::default(), &u).await?;
             service.record_action(&i.uuid, "lock", &who).await;
@@ -112,7 +131,9 @@ async fn action(
         "unlock" => {
             service.authorize(&ctx, "os_compute_api:os-lock-server:unlock", &t)?;
             if i.locked_by.as_deref() == Some("admin") && !service.is_admin(&ctx) {
-                return Err(ApiError::forbidden("The server was locked by an admin; only an admin may unlock it."));
+                return Err(ApiError::forbidden(
+                    "The server was locked by an admin; only an admin may unlock it.",
+                ));
             }
             let u = InstanceUpdate { locked: Some((false, None, None)), ..Default::default() };
             service.store.update_instance(&i.uuid, &Default::default(), &u).await?;
@@ -122,15 +143,28 @@ async fn action(
         "resize" => {
             service.authorize(&ctx, "os_compute_api:servers:resize", &t)?;
             check_unlocked(&service, &ctx, &i)?;
-            let flavor_ref = args.get("flavorRef").and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string()))).ok_or_else(|| ApiError::bad_request("Invalid input for field/attribute resize. 'flavorRef' is a required property"))?;
-            let flavor = service.store.flavor_by_flavorid(&flavor_ref).await?.filter(|f| !f.disabled).ok_or_else(|| ApiError::bad_request(format!("Flavor {flavor_ref} could not be found.")))?;
+            let flavor_ref = args
+                .get("flavorRef")
+                .and_then(|v| v.as_str().map(str::to_string).or_else(|| v.as_i64().map(|n| n.to_string())))
+                .ok_or_else(|| {
+                    ApiError::bad_request(
+                        "Invalid input for field/attribute resize. 'flavorRef' is a required property",
+                    )
+                })?;
+            let flavor =
+                service.store.flavor_by_flavorid(&flavor_ref).await?.filter(|f| !f.disabled).ok_or_else(
+                    || ApiError::bad_request(format!("Flavor {flavor_ref} could not be found.")),
+                )?;
             if flavor.flavorid == i.flavor.flavorid {
                 return Err(ApiError::bad_request("When resizing, instances must change flavor!"));
             }
             if flavor.root_gb < i.flavor.root_gb {
                 return Err(ApiError::bad_request("Resizing to a smaller disk is not possible."));
             }
-            let (dc, dr) = (flavor.vcpus as i64 - i.flavor.vcpus as i64, flavor.memory_mb as i64 - i.flavor.memory_mb as i64);
+            let (dc, dr) = (
+                flavor.vcpus as i64 - i.flavor.vcpus as i64,
+                flavor.memory_mb as i64 - i.flavor.memory_mb as i64,
+            );
             {
                 let _guard = service.quota_lock.lock().await;
                 crate::quota::check_servers(&service, &i.project_id, 0, dc.max(0), dr.max(0)).await?;
@@ -144,7 +178,9 @@ async fn action(
             let mut spec = spec_for(&i, i.flavor.clone());
             if let Some(h) = args.get("host").and_then(Value::as_str) {
                 if !version.at_least(2, 56) {
-                    return Err(ApiError::bad_request("Choosing the host of a migration needs microversion 2.56"));
+                    return Err(ApiError::bad_request(
+                        "Choosing the host of a migration needs microversion 2.56",
+                    ));
                 }
                 service.authorize(&ctx, "os_compute_api:os-migrate-server:migrate:host", &t)?;
                 if service.store.service_by_host(h, "nova-compute").await?.is_none() {
@@ -174,15 +210,24 @@ async fn action(
         }
         "createImage" => {
             service.authorize(&ctx, "os_compute_api:servers:create_image", &t)?;
-            let name = args.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty()).ok_or_else(|| ApiError::bad_request("Invalid input for field/attribute createImage. 'name' is a required property"))?;
+            let name = args.get("name").and_then(Value::as_str).filter(|n| !n.trim().is_empty()).ok_or_else(
+                || {
+                    ApiError::bad_request(
+                        "Invalid input for field/attribute createImage. 'name' is a required property",
+                    )
+                },
+            )?;
             let metadata: BTreeMap<String, String> = match args.get("metadata") {
-                Some(m) => serde_json::from_value(m.clone()).map_err(|_| ApiError::bad_request("metadata must map strings to strings"))?,
+                Some(m) => serde_json::from_value(m.clone())
+                    .map_err(|_| ApiError::bad_request("metadata must map strings to strings"))?,
                 None => BTreeMap::new(),
             };
             if let Some(refusal) = Action::CreateImage.refusal(&i.uuid, i.vm_state, i.task_state) {
                 return Err(ApiError::conflict(refusal));
             }
-            let image_id = service.create_snapshot_image(&user_token(&headers), name, i.image.as_ref(), &i.uuid, &metadata).await?;
+            let image_id = service
+                .create_snapshot_image(&user_token(&headers), name, i.image.as_ref(), &i.uuid, &metadata)
+                .await?;
             if let Err(e) = service.start_snapshot(&i, &image_id, &who).await {
                 service.delete_image(&image_id).await;
                 return Err(e);
@@ -191,7 +236,9 @@ async fn action(
                 Ok((StatusCode::ACCEPTED, axum::Json(json!({"image_id": image_id}))).into_response())
             } else {
                 let mut r = accepted();
-                if let Ok(v) = axum::http::HeaderValue::from_str(&format!("{}/v2/images/{image_id}", service.image_url)) {
+                if let Ok(v) =
+                    axum::http::HeaderValue::from_str(&format!("{}/v2/images/{image_id}", service.image_url))
+                {
                     r.headers_mut().insert(axum::http::header::LOCATION, v);
                 }
                 Ok(r)
@@ -204,7 +251,15 @@ async fn action(
                 return Err(ApiError::conflict(refusal));
             }
             let name = format!("{}-shelved", i.display_name);
-            let image_id = service.create_snapshot_image(&user_token(&headers), &name, i.image.as_ref(), &i.uuid, &BTreeMap::new()).await?;
+            let image_id = service
+                .create_snapshot_image(
+                    &user_token(&headers),
+                    &name,
+                    i.image.as_ref(),
+                    &i.uuid,
+                    &BTreeMap::new(),
+                )
+                .await?;
             if let Err(e) = service.start_shelve(&i, &image_id, &who).await {
                 service.delete_image(&image_id).await;
                 return Err(e);
@@ -215,7 +270,8 @@ async fn action(
             service.authorize(&ctx, "os_compute_api:os-shelve:unshelve", &t)?;
             check_unlocked(&service, &ctx, &i)?;
             let mut spec = spec_for(&i, i.flavor.clone());
-            if let Some(z) = args.as_object().and_then(|o| o.get("availability_zone")).and_then(Value::as_str) {
+            if let Some(z) = args.as_object().and_then(|o| o.get("availability_zone")).and_then(Value::as_str)
+            {
                 spec.availability_zone = Some(z.to_string());
             }
             service.start_unshelve(&i, spec, &who).await?;
@@ -229,10 +285,18 @@ async fn action(
         }
         "os-getConsoleOutput" => {
             service.authorize(&ctx, "os_compute_api:os-console-output", &t)?;
-            let host = i.host.clone().ok_or_else(|| ApiError::conflict(format!("Instance {} is not ready", i.uuid)))?;
+            let host = i
+                .host
+                .clone()
+                .ok_or_else(|| ApiError::conflict(format!("Instance {} is not ready", i.uuid)))?;
             let length = match args.get("length") {
                 None | Some(Value::Null) => None,
-                Some(v) => Some(v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).filter(|n| *n >= -1).ok_or_else(|| ApiError::bad_request("length must be an integer"))?),
+                Some(v) => Some(
+                    v.as_i64()
+                        .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                        .filter(|n| *n >= -1)
+                        .ok_or_else(|| ApiError::bad_request("length must be an integer"))?,
+                ),
             };
             let length = length.filter(|n| *n >= 0).map(|n| n as u32);
             let out = service
@@ -256,7 +320,9 @@ async fn rebuild(
     args: &Value,
     who: &crate::conductor::Requester,
 ) -> ApiResult<Response> {
-    let image_ref = args.get("imageRef").and_then(Value::as_str).ok_or_else(|| ApiError::bad_request("Invalid input for field/attribute rebuild. 'imageRef' is a required property"))?;
+    let image_ref = args.get("imageRef").and_then(Value::as_str).ok_or_else(|| {
+        ApiError::bad_request("Invalid input for field/attribute rebuild. 'imageRef' is a required property")
+    })?;
     let image_id = image_ref.rsplit('/').next().unwrap_or(image_ref);
     let image = service.image_for(&user_token(headers), image_id).await?;
     if image.status != "active" {
@@ -271,7 +337,8 @@ async fn rebuild(
         changes.display_name = Some(n.to_string());
     }
     if let Some(m) = args.get("metadata") {
-        let m: BTreeMap<String, String> = serde_json::from_value(m.clone()).map_err(|_| ApiError::bad_request("metadata must map strings to strings"))?;
+        let m: BTreeMap<String, String> = serde_json::from_value(m.clone())
+            .map_err(|_| ApiError::bad_request("metadata must map strings to strings"))?;
         changes.metadata = Some(m);
     }
     if version.at_least(2, 19) {

@@ -86,7 +86,11 @@ async fn show(
     Ok(Json(json!({ "server_group": render(&g, version) })))
 }
 
-async fn remove(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn remove(
+    s: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     let g = load(&s, &id).await?;
     s.authorize(&ctx, "os_compute_api:os-server-groups:delete", &json!({"project_id": g.project_id}))?;
     if !s.store.delete_server_group(&id).await? {
@@ -128,7 +132,10 @@ fn parse_policy(fields: &mut Fields, version: Version) -> ApiResult<(ServerGroup
         Some(mut rules) => {
             let max = rules.remove("max_server_per_host");
             if let Some(k) = rules.keys().next() {
-                return Err(invalid_field("rules", &format!("Additional properties are not allowed ('{k}' was unexpected)")));
+                return Err(invalid_field(
+                    "rules",
+                    &format!("Additional properties are not allowed ('{k}' was unexpected)"),
+                ));
             }
             match max {
                 None => None,

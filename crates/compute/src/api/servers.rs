@@ -72,12 +72,18 @@ pub(crate) fn user_token(headers: &HeaderMap) -> String {
 // ---------------------------------------------------------------- create
 
 fn str_map(field: &str, v: &Value) -> ApiResult<BTreeMap<String, String>> {
-    let obj = v.as_object().ok_or_else(|| ApiError::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'object'")))?;
+    let obj = v.as_object().ok_or_else(|| {
+        ApiError::bad_request(format!(
+            "Invalid input for field/attribute {field}. Value: {v}. {v} is not of type 'object'"
+        ))
+    })?;
     let mut out = BTreeMap::new();
     for (k, v) in obj {
-        let s = v
-            .as_str()
-            .ok_or_else(|| ApiError::bad_request(format!("Invalid input for field/attribute {field}. Value for '{k}' must be a string")))?;
+        let s = v.as_str().ok_or_else(|| {
+            ApiError::bad_request(format!(
+                "Invalid input for field/attribute {field}. Value for '{k}' must be a string"
+            ))
+        })?;
         if k.is_empty() || k.len() > 255 || s.len() > 255 {
             return Err(ApiError::bad_request(format!("Invalid input for field/attribute {field}: keys must be 1-255 characters and values at most 255")));
         }
@@ -100,9 +106,15 @@ fn count(body: &Map<String, Value>, field: &str) -> ApiResult<Option<i64>> {
     match body.get(field) {
         None => Ok(None),
         Some(v) => {
-            let n = v.as_i64().or_else(|| v.as_str().and_then(|s| s.parse().ok())).filter(|n| *n >= 1).ok_or_else(|| {
-                ApiError::bad_request(format!("Invalid input for field/attribute {field}. Value: {v}. It must be an integer ≥ 1"))
-            })?;
+            let n = v
+                .as_i64()
+                .or_else(|| v.as_str().and_then(|s| s.parse().ok()))
+                .filter(|n| *n >= 1)
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!(
+                        "Invalid input for field/attribute {field}. Value: {v}. It must be an integer ≥ 1"
+                    ))
+                })?;
             Ok(Some(n))
         }
     }
@@ -133,21 +145,32 @@ async fn create(
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Response> {
     let service = service.0;
-    let project_id = ctx.project_id().ok_or_else(|| ApiError::forbidden("Creating a server needs a project-scoped token."))?.to_string();
-    service.authorize(&ctx, "os_compute_api:servers:create", &json!({"project_id": project_id, "user_id": ctx.user.id}))?;
+    let project_id = ctx
+        .project_id()
+        .ok_or_else(|| ApiError::forbidden("Creating a server needs a project-scoped token."))?
+        .to_string();
+    service.authorize(
+        &ctx,
+        "os_compute_api:servers:create",
+        &json!({"project_id": project_id, "user_id": ctx.user.id}),
+    )?;
     let server = body
         .get("server")
         .and_then(Value::as_object)
         .ok_or_else(|| ApiError::bad_request("Invalid input: the body must be {\"server\": {...}}"))?;
 
-    let name = opt_str(server, "name")?.ok_or_else(|| ApiError::bad_request("Invalid input for field/attribute server. 'name' is a required property"))?;
+    let name = opt_str(server, "name")?.ok_or_else(|| {
+        ApiError::bad_request("Invalid input for field/attribute server. 'name' is a required property")
+    })?;
     check_name("name", &name, 255)?;
-    let flavor_ref = opt_str(server, "flavorRef")?.ok_or_else(|| ApiError::bad_request("Invalid input for field/attribute server. 'flavorRef' is a required property"))?;
+    let flavor_ref = opt_str(server, "flavorRef")?.ok_or_else(|| {
+        ApiError::bad_request("Invalid input for field/attribute server. 'flavorRef' is a required property")
+    })?;
     let flavor_id = flavor_ref.rsplit('/').next().unwrap_or(&flavor_ref).to_string();
     let image_ref = opt_str(server, "imageRef")?.filter(|s| !s.is_empty());
-    let image_id = image_ref
-        .map(|r| r.rsplit('/').next().unwrap_or(&r).to_string())
-        .ok_or_else(|| ApiError::bad_request("Block device mapping is not supported yet: imageRef is required."))?;
+    let image_id = image_ref.map(|r| r.rsplit('/').next().unwrap_or(&r).to_string()).ok_or_else(|| {
+        ApiError::bad_request("Block device mapping is not supported yet: imageRef is required.")
+    })?;
 
     // Networks: `none` and `auto` until networking lands; at ≥2.37 the field is required.
     match server.get("networks") {
@@ -203,9 +226,9 @@ async fn create(
     };
     let user_data = match opt_str(server, "user_data")? {
         Some(u) => {
-            let decoded = base64::engine::general_purpose::STANDARD
-                .decode(u.trim())
-                .map_err(|_| ApiError::bad_request("Invalid input for field/attribute user_data: not valid base64"))?;
+            let decoded = base64::engine::general_purpose::STANDARD.decode(u.trim()).map_err(|_| {
+                ApiError::bad_request("Invalid input for field/attribute user_data: not valid base64")
+            })?;
             if decoded.len() as u64 > service.config.compute.max_user_data_bytes {
                 return Err(ApiError::bad_request(format!(
                     "User data too large. User data must be no larger than {} bytes once base64 decoded. Your data is {} bytes",
@@ -238,7 +261,9 @@ async fn create(
     };
     let description = if version.at_least(2, 19) { opt_str(server, "description")? } else { None };
     if description.as_ref().is_some_and(|d| d.chars().count() > 255) {
-        return Err(ApiError::bad_request("Invalid input for field/attribute description: longer than 255 characters"));
+        return Err(ApiError::bad_request(
+            "Invalid input for field/attribute description: longer than 255 characters",
+        ));
     }
 
     // Availability zone: "az", "az:host" and "az::node" pin hosts (admins only).
@@ -251,12 +276,18 @@ async fn create(
             let node = parts.next().filter(|s| !s.is_empty()).map(str::to_string);
             let host = host.or(node);
             if host.is_some() {
-                service.authorize(&ctx, "os_compute_api:servers:create:forced_host", &json!({"project_id": project_id}))?;
+                service.authorize(
+                    &ctx,
+                    "os_compute_api:servers:create:forced_host",
+                    &json!({"project_id": project_id}),
+                )?;
             }
             if let Some(az) = &az {
                 let zones = service.known_zones().await?;
                 if !zones.contains(az) {
-                    return Err(ApiError::bad_request(format!("The requested availability zone is not available: {az}")));
+                    return Err(ApiError::bad_request(format!(
+                        "The requested availability zone is not available: {az}"
+                    )));
                 }
             }
             (az, host)
@@ -269,7 +300,11 @@ async fn create(
         return Err(ApiError::bad_request("min_count must be <= max_count"));
     }
 
-    let hints = body.get("os:scheduler_hints").or_else(|| body.get("OS-SCH-HNT:scheduler_hints")).cloned().unwrap_or(json!({}));
+    let hints = body
+        .get("os:scheduler_hints")
+        .or_else(|| body.get("OS-SCH-HNT:scheduler_hints"))
+        .cloned()
+        .unwrap_or(json!({}));
     let group = match hints.get("group").and_then(Value::as_str) {
         Some(g) => Some(
             service
@@ -277,7 +312,9 @@ async fn create(
                 .server_group(g)
                 .await?
                 .filter(|sg| sg.project_id == project_id || service.is_admin(&ctx))
-                .ok_or_else(|| ApiError::bad_request(format!("Invalid server group: {g} could not be found.")))?,
+                .ok_or_else(|| {
+                    ApiError::bad_request(format!("Invalid server group: {g} could not be found."))
+                })?,
         ),
         None => None,
     };
@@ -296,7 +333,14 @@ async fn create(
                 && (limits.ram < 0 || usage.ram + n * flavor.memory_mb as i64 <= limits.ram)
         };
         let n = (min..=max).rev().find(|n| fits(*n)).unwrap_or(min);
-        crate::quota::check_servers(&service, &project_id, n, n * flavor.vcpus as i64, n * flavor.memory_mb as i64).await?;
+        crate::quota::check_servers(
+            &service,
+            &project_id,
+            n,
+            n * flavor.vcpus as i64,
+            n * flavor.memory_mb as i64,
+        )
+        .await?;
         let now = Utc::now();
         for index in 0..n {
             let display_name = if n > 1 { format!("{name}-{}", index + 1) } else { name.clone() };
@@ -329,7 +373,15 @@ async fn create(
                 locked_reason: None,
                 access_ip_v4: opt_str(server, "accessIPv4")?,
                 access_ip_v6: opt_str(server, "accessIPv6")?,
-                config_drive: opt_str(server, "config_drive")?.or_else(|| server.get("config_drive").and_then(Value::as_bool).map(|b| if b { "True".into() } else { String::new() })),
+                config_drive: opt_str(server, "config_drive")?.or_else(|| {
+                    server.get("config_drive").and_then(Value::as_bool).map(|b| {
+                        if b {
+                            "True".into()
+                        } else {
+                            String::new()
+                        }
+                    })
+                }),
                 progress: 0,
                 launch_index: index,
                 reservation_id: reservation_id.clone(),
@@ -380,7 +432,9 @@ async fn create(
     if server.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false)
         || body.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false)
     {
-        return Ok((StatusCode::ACCEPTED, axum::Json(json!({"reservation_id": reservation_id}))).into_response());
+        return Ok(
+            (StatusCode::ACCEPTED, axum::Json(json!({"reservation_id": reservation_id}))).into_response()
+        );
     }
     let admin_pass = opt_str(server, "adminPass")?.unwrap_or_else(random_password);
     let body = json!({"server": {
@@ -408,7 +462,8 @@ impl ComputeService {
     /// Every zone a server may ask for: the default zone of each service and every
     /// aggregate zone.
     pub async fn known_zones(&self) -> ApiResult<Vec<String>> {
-        let mut zones: Vec<String> = self.store.services().await?.into_iter().map(|s| s.availability_zone).collect();
+        let mut zones: Vec<String> =
+            self.store.services().await?.into_iter().map(|s| s.availability_zone).collect();
         zones.extend(crate::zones::host_zones(&self.store).await?.into_values());
         zones.sort();
         zones.dedup();
@@ -477,7 +532,9 @@ impl View<'_> {
     pub fn detail(&self, i: &Instance, fault: Option<&Fault>) -> Value {
         let v = self.version;
         let image = match &i.image_ref {
-            Some(id) => json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{}/images/{id}", self.base)}]}),
+            Some(id) => {
+                json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{}/images/{id}", self.base)}]})
+            }
             None => json!(""),
         };
         let f = &i.flavor;
@@ -528,8 +585,24 @@ impl View<'_> {
             if v.at_least(2, 3) {
                 o.insert("OS-EXT-SRV-ATTR:reservation_id".into(), json!(i.reservation_id));
                 o.insert("OS-EXT-SRV-ATTR:launch_index".into(), json!(i.launch_index));
-                o.insert("OS-EXT-SRV-ATTR:kernel_id".into(), json!(i.image.as_ref().and_then(|m| m.properties.get("kernel_id")).cloned().unwrap_or_default()));
-                o.insert("OS-EXT-SRV-ATTR:ramdisk_id".into(), json!(i.image.as_ref().and_then(|m| m.properties.get("ramdisk_id")).cloned().unwrap_or_default()));
+                o.insert(
+                    "OS-EXT-SRV-ATTR:kernel_id".into(),
+                    json!(i
+                        .image
+                        .as_ref()
+                        .and_then(|m| m.properties.get("kernel_id"))
+                        .cloned()
+                        .unwrap_or_default()),
+                );
+                o.insert(
+                    "OS-EXT-SRV-ATTR:ramdisk_id".into(),
+                    json!(i
+                        .image
+                        .as_ref()
+                        .and_then(|m| m.properties.get("ramdisk_id"))
+                        .cloned()
+                        .unwrap_or_default()),
+                );
                 o.insert("OS-EXT-SRV-ATTR:root_device_name".into(), json!("/dev/vda"));
                 o.insert("OS-EXT-SRV-ATTR:user_data".into(), json!(i.user_data));
                 if !v.at_least(2, 90) {
@@ -616,11 +689,16 @@ async fn list_servers(
     detail: bool,
 ) -> ApiResult<Value> {
     let project_id = ctx.project_id().unwrap_or_default().to_string();
-    service.authorize(ctx, if detail { "os_compute_api:servers:detail" } else { "os_compute_api:servers:index" }, &json!({"project_id": project_id}))?;
+    service.authorize(
+        ctx,
+        if detail { "os_compute_api:servers:detail" } else { "os_compute_api:servers:index" },
+        &json!({"project_id": project_id}),
+    )?;
     let admin = service.is_admin(ctx);
     let get = |k: &str| q.iter().rev().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let mut f = InstanceFilter { project_id: Some(project_id.clone()), ..Default::default() };
-    let all = get("all_tenants").is_some_and(|v| !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no"));
+    let all = get("all_tenants")
+        .is_some_and(|v| !matches!(v.to_lowercase().as_str(), "0" | "false" | "off" | "no"));
     if admin {
         if all {
             f.project_id = None;
@@ -637,7 +715,10 @@ async fn list_servers(
     }
     f.user_id = get("user_id");
     if let Some(s) = get("status") {
-        f.vm_states = Some(vm_states_for_status(&s).ok_or_else(|| ApiError::bad_request(format!("Invalid status value: {s}")))?);
+        f.vm_states = Some(
+            vm_states_for_status(&s)
+                .ok_or_else(|| ApiError::bad_request(format!("Invalid status value: {s}")))?,
+        );
     }
     f.flavor_id = get("flavor");
     f.image_ref = get("image").map(|i| i.rsplit('/').next().unwrap_or(&i).to_string());
@@ -648,23 +729,40 @@ async fn list_servers(
     }
     for (key, field) in [("changes-since", &mut f.changes_since), ("changes-before", &mut f.changes_before)] {
         if let Some(t) = get(key) {
-            *field = Some(stratus_core::input::parse_iso_time(&t).ok_or_else(|| ApiError::bad_request(format!("Invalid input for field/attribute {key}: '{t}' is not a date-time")))?);
+            *field = Some(stratus_core::input::parse_iso_time(&t).ok_or_else(|| {
+                ApiError::bad_request(format!(
+                    "Invalid input for field/attribute {key}: '{t}' is not a date-time"
+                ))
+            })?);
         }
     }
     let name_re = match get("name") {
-        Some(n) => Some(regex::Regex::new(&n).map_err(|e| ApiError::bad_request(format!("Invalid regular expression in name: {e}")))?),
+        Some(n) => Some(
+            regex::Regex::new(&n)
+                .map_err(|e| ApiError::bad_request(format!("Invalid regular expression in name: {e}")))?,
+        ),
         None => None,
     };
     let limit = match get("limit") {
-        Some(l) => Some(l.parse::<usize>().map_err(|_| ApiError::bad_request("limit must be a non-negative integer"))?),
+        Some(l) => Some(
+            l.parse::<usize>().map_err(|_| ApiError::bad_request("limit must be a non-negative integer"))?,
+        ),
         None => None,
     };
     let marker = match get("marker") {
-        Some(m) => Some(service.store.instance_any(&m).await?.ok_or_else(|| ApiError::bad_request(format!("marker [{m}] not found")))?),
+        Some(m) => Some(
+            service
+                .store
+                .instance_any(&m)
+                .await?
+                .ok_or_else(|| ApiError::bad_request(format!("marker [{m}] not found")))?,
+        ),
         None => None,
     };
-    let tags: Vec<String> = get("tags").map(|t| t.split(',').map(str::to_string).collect()).unwrap_or_default();
-    let tags_any: Vec<String> = get("tags-any").map(|t| t.split(',').map(str::to_string).collect()).unwrap_or_default();
+    let tags: Vec<String> =
+        get("tags").map(|t| t.split(',').map(str::to_string).collect()).unwrap_or_default();
+    let tags_any: Vec<String> =
+        get("tags-any").map(|t| t.split(',').map(str::to_string).collect()).unwrap_or_default();
 
     let post_filter = name_re.is_some() || !tags.is_empty() || !tags_any.is_empty();
     let fetch_limit = if post_filter { None } else { limit };
@@ -684,7 +782,8 @@ async fn list_servers(
     let host_up = if admin && detail { Some(service.host_liveness().await?) } else { None };
     let view = View { base, version, admin, host_up: host_up.as_ref() };
     let rendered: Vec<Value> = if detail {
-        let uuids: Vec<String> = servers.iter().filter(|i| i.vm_state == VmState::Error).map(|i| i.uuid.clone()).collect();
+        let uuids: Vec<String> =
+            servers.iter().filter(|i| i.vm_state == VmState::Error).map(|i| i.uuid.clone()).collect();
         let faults = service.store.latest_faults(&uuids).await?;
         servers.iter().map(|i| view.detail(i, faults.get(&i.uuid))).collect()
     } else {
@@ -718,7 +817,13 @@ impl ComputeService {
     }
 }
 
-pub(crate) async fn render_one(service: &ComputeService, ctx: &AuthContext, version: Version, base: &str, i: &Instance) -> ApiResult<Value> {
+pub(crate) async fn render_one(
+    service: &ComputeService,
+    ctx: &AuthContext,
+    version: Version,
+    base: &str,
+    i: &Instance,
+) -> ApiResult<Value> {
     let admin = service.is_admin(ctx);
     let host_up = if admin { Some(service.host_liveness().await?) } else { None };
     let faults = service.store.latest_faults(std::slice::from_ref(&i.uuid)).await?;
@@ -749,7 +854,10 @@ async fn update(
     let i = visible(&service, &ctx, &id).await?;
     service.authorize(&ctx, "os_compute_api:servers:update", &target(&i))?;
     check_unlocked(&service, &ctx, &i)?;
-    let server = body.get("server").and_then(Value::as_object).ok_or_else(|| ApiError::bad_request("Invalid input: the body must be {\"server\": {...}}"))?;
+    let server = body
+        .get("server")
+        .and_then(Value::as_object)
+        .ok_or_else(|| ApiError::bad_request("Invalid input: the body must be {\"server\": {...}}"))?;
     let mut u = InstanceUpdate::default();
     for key in server.keys() {
         match key.as_str() {
@@ -804,38 +912,64 @@ async fn delete(
 
 // ---------------------------------------------------------------- metadata
 
-async fn meta_target(service: &ComputeService, ctx: &AuthContext, id: &str, rule: &str, write: bool) -> ApiResult<Instance> {
+async fn meta_target(
+    service: &ComputeService,
+    ctx: &AuthContext,
+    id: &str,
+    rule: &str,
+    write: bool,
+) -> ApiResult<Instance> {
     let i = visible(service, ctx, id).await?;
     service.authorize(ctx, rule, &target(&i))?;
     if write {
         check_unlocked(service, ctx, &i)?;
         if matches!(i.task_state, Some(TaskState::Deleting)) {
-            return Err(ApiError::conflict(format!("Cannot 'update metadata' instance {id} while it is in task_state deleting")));
+            return Err(ApiError::conflict(format!(
+                "Cannot 'update metadata' instance {id} while it is in task_state deleting"
+            )));
         }
     }
     Ok(i)
 }
 
-async fn save_metadata(service: &ComputeService, i: &Instance, metadata: BTreeMap<String, String>) -> ApiResult<()> {
+async fn save_metadata(
+    service: &ComputeService,
+    i: &Instance,
+    metadata: BTreeMap<String, String>,
+) -> ApiResult<()> {
     crate::quota::check_metadata_items(service, &i.project_id, metadata.len() as i64).await?;
     let u = InstanceUpdate { metadata: Some(metadata), ..Default::default() };
     service.store.update_instance(&i.uuid, &Default::default(), &u).await?;
     Ok(())
 }
 
-async fn metadata_list(service: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<axum::Json<Value>> {
+async fn metadata_list(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
     let i = meta_target(&service, &ctx, &id, "os_compute_api:server-metadata:index", false).await?;
     Ok(axum::Json(json!({"metadata": i.metadata})))
 }
 
-async fn metadata_replace(service: State, Authenticated(ctx): Authenticated, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<axum::Json<Value>> {
+async fn metadata_replace(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<axum::Json<Value>> {
     let i = meta_target(&service, &ctx, &id, "os_compute_api:server-metadata:update_all", true).await?;
     let m = str_map("metadata", body.get("metadata").unwrap_or(&Value::Null))?;
     save_metadata(&service, &i, m.clone()).await?;
     Ok(axum::Json(json!({"metadata": m})))
 }
 
-async fn metadata_merge(service: State, Authenticated(ctx): Authenticated, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<axum::Json<Value>> {
+async fn metadata_merge(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<axum::Json<Value>> {
     let i = meta_target(&service, &ctx, &id, "os_compute_api:server-metadata:create", true).await?;
     let m = str_map("metadata", body.get("metadata").unwrap_or(&Value::Null))?;
     let mut all = i.metadata.clone();
@@ -844,13 +978,22 @@ async fn metadata_merge(service: State, Authenticated(ctx): Authenticated, Path(
     Ok(axum::Json(json!({"metadata": all})))
 }
 
-async fn metadata_show(service: State, Authenticated(ctx): Authenticated, Path((id, key)): Path<(String, String)>) -> ApiResult<axum::Json<Value>> {
+async fn metadata_show(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<axum::Json<Value>> {
     let i = meta_target(&service, &ctx, &id, "os_compute_api:server-metadata:show", false).await?;
     let v = i.metadata.get(&key).ok_or_else(|| ApiError::not_found("Metadata item was not found"))?;
     Ok(axum::Json(json!({"meta": {key: v}})))
 }
 
-async fn metadata_set(service: State, Authenticated(ctx): Authenticated, Path((id, key)): Path<(String, String)>, JsonBody(body): JsonBody<Value>) -> ApiResult<axum::Json<Value>> {
+async fn metadata_set(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    Path((id, key)): Path<(String, String)>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<axum::Json<Value>> {
     let i = meta_target(&service, &ctx, &id, "os_compute_api:server-metadata:update", true).await?;
     let m = str_map("meta", body.get("meta").unwrap_or(&Value::Null))?;
     if m.len() != 1 || !m.contains_key(&key) {
@@ -862,7 +1005,11 @@ async fn metadata_set(service: State, Authenticated(ctx): Authenticated, Path((i
     Ok(axum::Json(json!({"meta": m})))
 }
 
-async fn metadata_delete(service: State, Authenticated(ctx): Authenticated, Path((id, key)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn metadata_delete(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    Path((id, key)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     let i = meta_target(&service, &ctx, &id, "os_compute_api:server-metadata:delete", true).await?;
     let mut all = i.metadata.clone();
     all.remove(&key).ok_or_else(|| ApiError::not_found("Metadata item was not found"))?;
@@ -896,13 +1043,24 @@ fn need_tags(v: Version) -> ApiResult<()> {
     }
 }
 
-async fn tags_list(service: State, Authenticated(ctx): Authenticated, v: Version, Path(id): Path<String>) -> ApiResult<axum::Json<Value>> {
+async fn tags_list(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path(id): Path<String>,
+) -> ApiResult<axum::Json<Value>> {
     need_tags(v)?;
     let i = meta_target(&service, &ctx, &id, "os_compute_api:os-server-tags:index", false).await?;
     Ok(axum::Json(json!({"tags": i.tags})))
 }
 
-async fn tags_replace(service: State, Authenticated(ctx): Authenticated, v: Version, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<axum::Json<Value>> {
+async fn tags_replace(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<axum::Json<Value>> {
     need_tags(v)?;
     let i = meta_target(&service, &ctx, &id, "os_compute_api:os-server-tags:update_all", true).await?;
     let tags: Vec<String> = body
@@ -921,14 +1079,24 @@ async fn tags_replace(service: State, Authenticated(ctx): Authenticated, v: Vers
     Ok(axum::Json(json!({"tags": unique})))
 }
 
-async fn tags_clear(service: State, Authenticated(ctx): Authenticated, v: Version, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn tags_clear(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     need_tags(v)?;
     let i = meta_target(&service, &ctx, &id, "os_compute_api:os-server-tags:delete_all", true).await?;
     save_tags(&service, &i, vec![]).await?;
     Ok(StatusCode::NO_CONTENT)
 }
 
-async fn tag_check(service: State, Authenticated(ctx): Authenticated, v: Version, Path((id, tag)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn tag_check(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     need_tags(v)?;
     let i = meta_target(&service, &ctx, &id, "os_compute_api:os-server-tags:show", false).await?;
     if i.tags.contains(&tag) {
@@ -938,7 +1106,13 @@ async fn tag_check(service: State, Authenticated(ctx): Authenticated, v: Version
     }
 }
 
-async fn tag_add(service: State, Authenticated(ctx): Authenticated, v: Version, BaseUrl(base): BaseUrl, Path((id, tag)): Path<(String, String)>) -> ApiResult<Response> {
+async fn tag_add(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    BaseUrl(base): BaseUrl,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult<Response> {
     need_tags(v)?;
     validate_tag(&tag)?;
     let i = meta_target(&service, &ctx, &id, "os_compute_api:os-server-tags:update", true).await?;
@@ -955,7 +1129,12 @@ async fn tag_add(service: State, Authenticated(ctx): Authenticated, v: Version, 
     Ok(resp)
 }
 
-async fn tag_remove(service: State, Authenticated(ctx): Authenticated, v: Version, Path((id, tag)): Path<(String, String)>) -> ApiResult<StatusCode> {
+async fn tag_remove(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path((id, tag)): Path<(String, String)>,
+) -> ApiResult<StatusCode> {
     need_tags(v)?;
     let i = meta_target(&service, &ctx, &id, "os_compute_api:os-server-tags:delete", true).await?;
     if !i.tags.contains(&tag) {

@@ -18,9 +18,7 @@ use crate::model::Service;
 use crate::ComputeService;
 
 pub fn routes() -> Router<Arc<ComputeService>> {
-    Router::new()
-        .route("/os-services", get(list))
-        .route("/os-services/{id}", put(update).delete(delete))
+    Router::new().route("/os-services", get(list)).route("/os-services/{id}", put(update).delete(delete))
 }
 
 fn render(service: &ComputeService, s: &Service, v: Version, zone: &str) -> Value {
@@ -41,7 +39,12 @@ fn render(service: &ComputeService, s: &Service, v: Version, zone: &str) -> Valu
     body
 }
 
-async fn list(service: State, Authenticated(ctx): Authenticated, v: Version, Query(q): Query<Vec<(String, String)>>) -> ApiResult<axum::Json<Value>> {
+async fn list(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Query(q): Query<Vec<(String, String)>>,
+) -> ApiResult<axum::Json<Value>> {
     service.authorize(&ctx, "os_compute_api:os-services:list", &json!({}))?;
     let zones = crate::zones::host_zones(&service.store).await?;
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
@@ -57,12 +60,22 @@ async fn list(service: State, Authenticated(ctx): Authenticated, v: Version, Que
     Ok(axum::Json(json!({"services": services})))
 }
 
-async fn update(service: State, Authenticated(ctx): Authenticated, v: Version, Path(id): Path<String>, JsonBody(body): JsonBody<Value>) -> ApiResult<axum::Json<Value>> {
+async fn update(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    v: Version,
+    Path(id): Path<String>,
+    JsonBody(body): JsonBody<Value>,
+) -> ApiResult<axum::Json<Value>> {
     service.authorize(&ctx, "os_compute_api:os-services:update", &json!({}))?;
     if !v.at_least(2, 53) {
         return Err(ApiError::not_found("Use microversion 2.53 or later to update a service by id."));
     }
-    let s = service.store.service(&id).await?.ok_or_else(|| ApiError::not_found(format!("Service {id} could not be found.")))?;
+    let s = service
+        .store
+        .service(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Service {id} could not be found.")))?;
     let status = body.get("status").and_then(Value::as_str);
     let reason = body.get("disabled_reason").and_then(Value::as_str).map(str::to_string);
     let forced = body.get("forced_down").and_then(Value::as_bool);
@@ -72,8 +85,12 @@ async fn update(service: State, Authenticated(ctx): Authenticated, v: Version, P
     let disabled = match status {
         Some("enabled") => Some((false, None)),
         Some("disabled") => Some((true, reason)),
-        Some(other) => return Err(ApiError::bad_request(format!("Invalid status '{other}': enabled or disabled"))),
-        None if reason.is_some() => return Err(ApiError::bad_request("disabled_reason needs status 'disabled'")),
+        Some(other) => {
+            return Err(ApiError::bad_request(format!("Invalid status '{other}': enabled or disabled")))
+        }
+        None if reason.is_some() => {
+            return Err(ApiError::bad_request("disabled_reason needs status 'disabled'"))
+        }
         None => None,
     };
     service.store.set_service_status(&s.uuid, disabled, forced).await?;
@@ -83,11 +100,22 @@ async fn update(service: State, Authenticated(ctx): Authenticated, v: Version, P
     Ok(axum::Json(json!({"service": render(&service, &s, v, &zone)})))
 }
 
-async fn delete(service: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<StatusCode> {
+async fn delete(
+    service: State,
+    Authenticated(ctx): Authenticated,
+    Path(id): Path<String>,
+) -> ApiResult<StatusCode> {
     service.authorize(&ctx, "os_compute_api:os-services:delete", &json!({}))?;
-    let s = service.store.service(&id).await?.ok_or_else(|| ApiError::not_found(format!("Service {id} could not be found.")))?;
+    let s = service
+        .store
+        .service(&id)
+        .await?
+        .ok_or_else(|| ApiError::not_found(format!("Service {id} could not be found.")))?;
     if !service.store.instances_on_host(&s.host).await?.is_empty() {
-        return Err(ApiError::conflict(format!("Unable to delete compute service that is hosting instances ({}).", s.host)));
+        return Err(ApiError::conflict(format!(
+            "Unable to delete compute service that is hosting instances ({}).",
+            s.host
+        )));
     }
     service.store.delete_service(&s.uuid).await?;
     let _ = service.placement.delete_provider(&stratus_compute_agent::provider_uuid(&s.host)).await;

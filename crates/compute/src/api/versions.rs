@@ -23,10 +23,17 @@ fn version(base: &str) -> Value {
 }
 
 pub fn root_routes() -> Router<Arc<ComputeService>> {
-    Router::new().route(
-        "/",
-        get(|BaseUrl(base): BaseUrl| async move { axum::Json(json!({"versions": [version(&base)]})) }),
-    )
+    // openstacksdk discovers microversions at `/v2.1/`, with the slash; nest() serves only
+    // `/v2.1`.
+    Router::new()
+        .route(
+            "/",
+            get(|BaseUrl(base): BaseUrl| async move { axum::Json(json!({"versions": [version(&base)]})) }),
+        )
+        .route(
+            "/v2.1/",
+            get(|BaseUrl(base): BaseUrl| async move { axum::Json(json!({"version": version(&base)})) }),
+        )
 }
 
 pub fn v21_routes() -> Router<Arc<ComputeService>> {

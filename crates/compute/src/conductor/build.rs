@@ -22,7 +22,9 @@ pub struct BuildRequest {
 enum Outcome {
     Active,
     /// Deleted (or otherwise taken over) while building: undo on the host.
-    PreEmpted { host: String },
+    PreEmpted {
+        host: String,
+    },
     Failed(String),
 }
 
@@ -54,7 +56,9 @@ impl ComputeService {
                     };
                     return self.build_failed(&uuid, &action_id, &msg, None).await;
                 }
-                Err(SchedulingError::Internal(msg)) => return self.build_failed(&uuid, &action_id, &msg, None).await,
+                Err(SchedulingError::Internal(msg)) => {
+                    return self.build_failed(&uuid, &action_id, &msg, None).await
+                }
             };
             for selection in decision.selections {
                 if tried >= attempts {
@@ -73,7 +77,9 @@ impl ComputeService {
                         continue;
                     }
                     Err(e) => {
-                        return self.build_failed(&uuid, &action_id, &format!("claiming resources: {e}"), None).await
+                        return self
+                            .build_failed(&uuid, &action_id, &format!("claiming resources: {e}"), None)
+                            .await
                     }
                 }
                 tried += 1;
@@ -87,7 +93,10 @@ impl ComputeService {
                     .store
                     .update_instance(
                         &uuid,
-                        &crate::store::Expect { vm_states: vec![VmState::Building], task_states: vec![Some(TaskState::Scheduling), Some(TaskState::Spawning)] },
+                        &crate::store::Expect {
+                            vm_states: vec![VmState::Building],
+                            task_states: vec![Some(TaskState::Scheduling), Some(TaskState::Spawning)],
+                        },
                         &InstanceUpdate { task_state: Some(Some(TaskState::Spawning)), ..update },
                     )
                     .await;
@@ -96,11 +105,20 @@ impl ComputeService {
                     self.release_allocations(&uuid).await;
                     return;
                 }
-                let _ = self.store.start_event(&action_id, "compute__do_build_and_run_instance", Some(&selection.host)).await;
+                let _ = self
+                    .store
+                    .start_event(&action_id, "compute__do_build_and_run_instance", Some(&selection.host))
+                    .await;
                 match self.spawn_on(&instance, &selection.host).await {
                     Outcome::Active => {
-                        let _ = self.store.finish_event(&action_id, "compute__do_build_and_run_instance", None).await;
-                        let _ = self.store.finish_event(&action_id, "conductor_schedule_and_build_instances", None).await;
+                        let _ = self
+                            .store
+                            .finish_event(&action_id, "compute__do_build_and_run_instance", None)
+                            .await;
+                        let _ = self
+                            .store
+                            .finish_event(&action_id, "conductor_schedule_and_build_instances", None)
+                            .await;
                         return;
                     }
                     Outcome::PreEmpted { host } => {
@@ -164,7 +182,8 @@ impl ComputeService {
         if let Ok(true) = self.store.update_instance(uuid, &expect, &update).await {
             let _ = self.store.add_fault(uuid, 500, message, host).await;
         }
-        let _ = self.store.finish_event(action_id, "conductor_schedule_and_build_instances", Some(message)).await;
+        let _ =
+            self.store.finish_event(action_id, "conductor_schedule_and_build_instances", Some(message)).await;
         tracing::warn!(instance = uuid, "build failed: {message}");
     }
 }

@@ -39,10 +39,19 @@ impl ComputeService {
                 spec.ignore_hosts.push(src.clone());
             }
             let _ = me.store.start_event(&action_id, "conductor_migrate_server", None).await;
-            if let Err(msg) = me.run_migration(&instance, flavor, new_flavor.is_some(), &spec, &action_id).await {
+            if let Err(msg) =
+                me.run_migration(&instance, flavor, new_flavor.is_some(), &spec, &action_id).await
+            {
                 me.fail(&uuid, None, None, &msg, instance.host.as_deref()).await;
                 // Clear whichever resize task it stopped in.
-                let _ = me.store.update_instance(&uuid, &Default::default(), &InstanceUpdate { task_state: Some(None), ..Default::default() }).await;
+                let _ = me
+                    .store
+                    .update_instance(
+                        &uuid,
+                        &Default::default(),
+                        &InstanceUpdate { task_state: Some(None), ..Default::default() },
+                    )
+                    .await;
                 let _ = me.store.finish_event(&action_id, "conductor_migrate_server", Some(&msg)).await;
             } else {
                 let _ = me.store.finish_event(&action_id, "conductor_migrate_server", None).await;
@@ -70,15 +79,29 @@ impl ComputeService {
         let mut chosen = None;
         for selection in decision.selections {
             let moves = [
-                (migration_uuid.clone(), source_allocations.clone(), instance.project_id.clone(), instance.user_id.clone(), None),
-                (uuid.clone(), selection.allocations.clone(), instance.project_id.clone(), instance.user_id.clone(), generation),
+                (
+                    migration_uuid.clone(),
+                    source_allocations.clone(),
+                    instance.project_id.clone(),
+                    instance.user_id.clone(),
+                    None,
+                ),
+                (
+                    uuid.clone(),
+                    selection.allocations.clone(),
+                    instance.project_id.clone(),
+                    instance.user_id.clone(),
+                    generation,
+                ),
             ];
             match self.placement.move_allocations(&moves).await {
                 Ok(()) => {
                     chosen = Some(selection);
                     break;
                 }
-                Err(ClientError::Conflict(m)) => tracing::debug!(instance = %uuid, "destination claim lost: {m}"),
+                Err(ClientError::Conflict(m)) => {
+                    tracing::debug!(instance = %uuid, "destination claim lost: {m}")
+                }
                 Err(e) => return Err(format!("claiming the destination: {e}")),
             }
         }
@@ -97,10 +120,18 @@ impl ComputeService {
         };
         self.store.create_migration(&migration).await.map_err(|e| e.message)?;
         let step = |t: TaskState| InstanceUpdate { task_state: Some(Some(t)), ..Default::default() };
-        let _ = self.store.update_instance(uuid, &Default::default(), &step(TaskState::ResizeMigrating)).await;
+        let _ =
+            self.store.update_instance(uuid, &Default::default(), &step(TaskState::ResizeMigrating)).await;
         let _ = self.store.start_event(action_id, "compute_resize_instance", Some(&source)).await;
         let moved = self
-            .call_agent(&source, AgentRequest::MigrateDisk { uuid: uuid.clone(), dest_host: dest.host.clone(), flavor: flavor.spec() })
+            .call_agent(
+                &source,
+                AgentRequest::MigrateDisk {
+                    uuid: uuid.clone(),
+                    dest_host: dest.host.clone(),
+                    flavor: flavor.spec(),
+                },
+            )
             .await;
         if let Err(e) = moved {
             let msg = format!("migrating the disk from {source}: {e}");
@@ -115,11 +146,17 @@ impl ComputeService {
         running.flavor = flavor.clone();
         let _ = self.store.update_instance(uuid, &Default::default(), &step(TaskState::ResizeFinish)).await;
         let _ = self.store.start_event(action_id, "compute_finish_resize", Some(&dest.host)).await;
-        if let Err(e) = self.call_agent(&dest.host, AgentRequest::FinishMigration { instance: running.spec(), power_on }).await {
+        if let Err(e) = self
+            .call_agent(&dest.host, AgentRequest::FinishMigration { instance: running.spec(), power_on })
+            .await
+        {
             let msg = format!("starting the server on {}: {e}", dest.host);
             let _ = self.store.finish_event(action_id, "compute_finish_resize", Some(&msg)).await;
             let _ = self
-                .call_agent(&source, AgentRequest::FinishRevertMigration { instance: instance.spec(), power_on })
+                .call_agent(
+                    &source,
+                    AgentRequest::FinishRevertMigration { instance: instance.spec(), power_on },
+                )
                 .await;
             return Err(self.undo_migration(instance, &source_allocations, &migration_uuid, msg).await);
         }
@@ -142,12 +179,30 @@ impl ComputeService {
     }
 
     /// Gives the source its allocation back after a failed migration; returns `msg`.
-    async fn undo_migration(&self, instance: &Instance, source_allocations: &Allocations, migration_uuid: &str, msg: String) -> String {
+    async fn undo_migration(
+        &self,
+        instance: &Instance,
+        source_allocations: &Allocations,
+        migration_uuid: &str,
+        msg: String,
+    ) -> String {
         let uuid = &instance.uuid;
         let migration_generation = self.placement.allocations(migration_uuid).await.ok().and_then(|(_, g)| g);
         let back = [
-            (uuid.clone(), source_allocations.clone(), instance.project_id.clone(), instance.user_id.clone(), None),
-            (migration_uuid.to_string(), Allocations::new(), instance.project_id.clone(), instance.user_id.clone(), migration_generation),
+            (
+                uuid.clone(),
+                source_allocations.clone(),
+                instance.project_id.clone(),
+                instance.user_id.clone(),
+                None,
+            ),
+            (
+                migration_uuid.to_string(),
+                Allocations::new(),
+                instance.project_id.clone(),
+                instance.user_id.clone(),
+                migration_generation,
+            ),
         ];
         let _ = self.placement.delete_allocations(uuid).await;
         if let Err(e) = self.placement.move_allocations(&back).await {
@@ -158,7 +213,11 @@ impl ComputeService {
     }
 
     /// Confirm: the old copy goes, the source allocation is freed.
-    pub async fn start_confirm_resize(self: &Arc<Self>, instance: &Instance, who: Option<&Requester>) -> crate::ApiResult<()> {
+    pub async fn start_confirm_resize(
+        self: &Arc<Self>,
+        instance: &Instance,
+        who: Option<&Requester>,
+    ) -> crate::ApiResult<()> {
         let instance = self.begin(instance, Action::ConfirmResize).await?;
         if let Some(who) = who {
             self.record_action(&instance.uuid, "confirmResize", who).await;
@@ -169,14 +228,17 @@ impl ComputeService {
             let migration = me.store.migration_in(&uuid, "finished").await.ok().flatten();
             if let Some(m) = &migration {
                 if let Some(src) = &m.source_compute {
-                    if let Err(e) = me.call_agent(src, AgentRequest::ConfirmMigration { uuid: uuid.clone() }).await {
+                    if let Err(e) =
+                        me.call_agent(src, AgentRequest::ConfirmMigration { uuid: uuid.clone() }).await
+                    {
                         tracing::warn!(instance = %uuid, "cleaning the source {src}: {e}");
                     }
                 }
                 me.release_allocations(&m.uuid).await;
                 let _ = me.store.set_migration_status(&m.uuid, "confirmed").await;
             }
-            let vm = if instance.power_state == PowerState::Running { VmState::Active } else { VmState::Stopped };
+            let vm =
+                if instance.power_state == PowerState::Running { VmState::Active } else { VmState::Stopped };
             let update = InstanceUpdate {
                 vm_state: Some(vm),
                 old_flavor: Some(None),
@@ -189,14 +251,25 @@ impl ComputeService {
     }
 
     /// Revert: the server goes back to its source host and old flavor.
-    pub async fn start_revert_resize(self: &Arc<Self>, instance: &Instance, who: &Requester) -> crate::ApiResult<()> {
+    pub async fn start_revert_resize(
+        self: &Arc<Self>,
+        instance: &Instance,
+        who: &Requester,
+    ) -> crate::ApiResult<()> {
         let instance = self.begin(instance, Action::RevertResize).await?;
         let action_id = self.record_action(&instance.uuid, "revertResize", who).await;
         let me = self.clone();
         tokio::spawn(async move {
             let uuid = instance.uuid.clone();
             if let Err(msg) = me.run_revert(&instance, &action_id).await {
-                me.fail(&uuid, Some(TaskState::ResizeReverting), Some(VmState::Error), &msg, instance.host.as_deref()).await;
+                me.fail(
+                    &uuid,
+                    Some(TaskState::ResizeReverting),
+                    Some(VmState::Error),
+                    &msg,
+                    instance.host.as_deref(),
+                )
+                .await;
             }
         });
         Ok(())
@@ -215,11 +288,18 @@ impl ComputeService {
         if let Some(dest) = &instance.host {
             let _ = self.call_agent(dest, AgentRequest::Destroy { uuid: uuid.clone() }).await;
         }
-        let (held, migration_generation) = self.placement.allocations(&m.uuid).await.map_err(|e| e.to_string())?;
+        let (held, migration_generation) =
+            self.placement.allocations(&m.uuid).await.map_err(|e| e.to_string())?;
         let (_, generation) = self.placement.allocations(uuid).await.map_err(|e| e.to_string())?;
         let moves = [
             (uuid.clone(), held.clone(), instance.project_id.clone(), instance.user_id.clone(), generation),
-            (m.uuid.clone(), BTreeMap::new(), instance.project_id.clone(), instance.user_id.clone(), migration_generation),
+            (
+                m.uuid.clone(),
+                BTreeMap::new(),
+                instance.project_id.clone(),
+                instance.user_id.clone(),
+                migration_generation,
+            ),
         ];
         self.placement.move_allocations(&moves).await.map_err(|e| format!("moving allocations back: {e}"))?;
         let power_on = instance.power_state == PowerState::Running;

@@ -80,9 +80,9 @@ impl ComputeService {
         if !self.store.update_instance(&instance.uuid, &expect, &update).await? {
             // Someone changed it in between: say what it is now.
             let now = self.store.instance_or_404(&instance.uuid).await?;
-            let refusal = action
-                .refusal(&now.uuid, now.vm_state, now.task_state)
-                .unwrap_or_else(|| format!("Instance {} changed while '{}' was starting", now.uuid, action.name()));
+            let refusal = action.refusal(&now.uuid, now.vm_state, now.task_state).unwrap_or_else(|| {
+                format!("Instance {} changed while '{}' was starting", now.uuid, action.name())
+            });
             return Err(ApiError::conflict(refusal));
         }
         self.store.instance_or_404(&instance.uuid).await
@@ -90,7 +90,12 @@ impl ComputeService {
 
     /// Sets the result of an operation, but only if the server is still in `task` (a delete
     /// may have pre-empted it). True if applied.
-    pub(crate) async fn finish(&self, uuid: &str, task: Option<TaskState>, update: InstanceUpdate) -> ApiResult<bool> {
+    pub(crate) async fn finish(
+        &self,
+        uuid: &str,
+        task: Option<TaskState>,
+        update: InstanceUpdate,
+    ) -> ApiResult<bool> {
         let expect = Expect { vm_states: vec![], task_states: vec![task] };
         let update = InstanceUpdate { task_state: update.task_state.or(Some(None)), ..update };
         self.store.update_instance(uuid, &expect, &update).await
@@ -153,12 +158,24 @@ impl ComputeService {
                 }
                 (VmState::Building, _) => {
                     self.release_allocations(&i.uuid).await;
-                    self.fail(&i.uuid, task, Some(VmState::Error), "The build was interrupted by a restart of the compute service", None)
-                        .await;
+                    self.fail(
+                        &i.uuid,
+                        task,
+                        Some(VmState::Error),
+                        "The build was interrupted by a restart of the compute service",
+                        None,
+                    )
+                    .await;
                 }
                 _ => {
-                    self.fail(&i.uuid, task, None, "The operation was interrupted by a restart of the compute service", i.host.as_deref())
-                        .await;
+                    self.fail(
+                        &i.uuid,
+                        task,
+                        None,
+                        "The operation was interrupted by a restart of the compute service",
+                        i.host.as_deref(),
+                    )
+                    .await;
                 }
             }
         }
@@ -199,7 +216,8 @@ impl ComputeService {
                 host_ip: node.host_ip.clone(),
             })
             .await?;
-        let came_back = before.as_ref().is_some_and(|s| !s.is_up(Utc::now(), self.config.compute.service_down_time));
+        let came_back =
+            before.as_ref().is_some_and(|s| !s.is_up(Utc::now(), self.config.compute.service_down_time));
         if before.is_none() || changed || came_back {
             self.scheduler.invalidate();
         }

@@ -46,7 +46,12 @@ impl ComputeService {
 
     /// Starts a power-type operation (stop, start, reboot, pause, unpause, suspend, resume,
     /// rescue, unrescue): 409 now if the states forbid it, else it runs in the background.
-    pub async fn start_simple(self: &Arc<Self>, instance: &Instance, action: Action, who: &Requester) -> crate::ApiResult<()> {
+    pub async fn start_simple(
+        self: &Arc<Self>,
+        instance: &Instance,
+        action: Action,
+        who: &Requester,
+    ) -> crate::ApiResult<()> {
         let instance = self.begin(instance, action).await?;
         let action_id = self.record_action(&instance.uuid, action.name(), who).await;
         let me = self.clone();
@@ -70,14 +75,17 @@ impl ComputeService {
             Action::Unpause => AgentRequest::Unpause { uuid: uuid.clone() },
             Action::Suspend => AgentRequest::Suspend { uuid: uuid.clone() },
             Action::Resume => AgentRequest::Resume { uuid: uuid.clone() },
-            Action::Rescue => AgentRequest::Rescue { instance: instance.spec(), rescue_image: instance.image.clone() },
+            Action::Rescue => {
+                AgentRequest::Rescue { instance: instance.spec(), rescue_image: instance.image.clone() }
+            }
             Action::Unrescue => AgentRequest::Unrescue { uuid: uuid.clone() },
             other => unreachable!("{other:?} is not a simple operation"),
         };
         match self.call_agent(&host, request).await {
             Ok(_) => {
                 let (vm, power) = outcome(action, &instance);
-                let update = InstanceUpdate { vm_state: Some(vm), power_state: Some(power), ..Default::default() };
+                let update =
+                    InstanceUpdate { vm_state: Some(vm), power_state: Some(power), ..Default::default() };
                 let _ = self.finish(&uuid, action.task(), update).await;
                 let _ = self.store.finish_event(&action_id, &event, None).await;
             }
@@ -94,7 +102,11 @@ impl ComputeService {
 
     /// Deletes a server: pre-empts any task (the build or operation in flight notices and
     /// undoes its work), then destroys the guest, frees the allocations, removes the record.
-    pub async fn start_delete(self: &Arc<Self>, instance: &Instance, who: &Requester) -> crate::ApiResult<()> {
+    pub async fn start_delete(
+        self: &Arc<Self>,
+        instance: &Instance,
+        who: &Requester,
+    ) -> crate::ApiResult<()> {
         let update = InstanceUpdate { task_state: Some(Some(TaskState::Deleting)), ..Default::default() };
         self.store.update_instance(&instance.uuid, &Default::default(), &update).await?;
         self.record_action(&instance.uuid, "delete", who).await;
@@ -143,7 +155,8 @@ impl ComputeService {
     ) -> crate::ApiResult<Instance> {
         let instance = self.begin(instance, Action::Rebuild).await?;
         let action_id = self.record_action(&instance.uuid, "rebuild", who).await;
-        let update = InstanceUpdate { image_ref: Some(Some(image.id.clone())), image: Some(Some(image)), ..changes };
+        let update =
+            InstanceUpdate { image_ref: Some(Some(image.id.clone())), image: Some(Some(image)), ..changes };
         self.store.update_instance(&instance.uuid, &Default::default(), &update).await?;
         let instance = self.store.instance_or_404(&instance.uuid).await?;
         let me = self.clone();
@@ -151,7 +164,15 @@ impl ComputeService {
         tokio::spawn(async move {
             let uuid = running.uuid.clone();
             let Some(host) = running.host.clone() else {
-                return me.fail(&uuid, Some(TaskState::Rebuilding), Some(VmState::Error), "The server is on no host", None).await;
+                return me
+                    .fail(
+                        &uuid,
+                        Some(TaskState::Rebuilding),
+                        Some(VmState::Error),
+                        "The server is on no host",
+                        None,
+                    )
+                    .await;
             };
             let _ = me.store.start_event(&action_id, "compute_rebuild_instance", Some(&host)).await;
             match me.call_agent(&host, AgentRequest::Rebuild { instance: running.spec() }).await {
@@ -167,7 +188,8 @@ impl ComputeService {
                 }
                 Err(e) => {
                     let msg = format!("rebuild failed on {host}: {e}");
-                    me.fail(&uuid, Some(TaskState::Rebuilding), Some(VmState::Error), &msg, Some(&host)).await;
+                    me.fail(&uuid, Some(TaskState::Rebuilding), Some(VmState::Error), &msg, Some(&host))
+                        .await;
                     let _ = me.store.finish_event(&action_id, "compute_rebuild_instance", Some(&msg)).await;
                 }
             }
@@ -177,7 +199,12 @@ impl ComputeService {
 
     /// createImage: the image record exists (created by the API with the caller's token);
     /// the host's agent uploads the disk to it.
-    pub async fn start_snapshot(self: &Arc<Self>, instance: &Instance, image_id: &str, who: &Requester) -> crate::ApiResult<()> {
+    pub async fn start_snapshot(
+        self: &Arc<Self>,
+        instance: &Instance,
+        image_id: &str,
+        who: &Requester,
+    ) -> crate::ApiResult<()> {
         let instance = self.begin(instance, Action::CreateImage).await?;
         let action_id = self.record_action(&instance.uuid, "createImage", who).await;
         let me = self.clone();
@@ -187,10 +214,12 @@ impl ComputeService {
             let result = me.snapshot_to(&instance, &image_id, &action_id, TaskState::ImageSnapshot).await;
             match result {
                 Ok(()) => {
-                    let _ = me.finish(&uuid, Some(TaskState::ImageUploading), InstanceUpdate::default()).await;
+                    let _ =
+                        me.finish(&uuid, Some(TaskState::ImageUploading), InstanceUpdate::default()).await;
                 }
                 Err(msg) => {
-                    me.fail(&uuid, Some(TaskState::ImageUploading), None, &msg, instance.host.as_deref()).await;
+                    me.fail(&uuid, Some(TaskState::ImageUploading), None, &msg, instance.host.as_deref())
+                        .await;
                     me.delete_image(&image_id).await;
                 }
             }
@@ -200,11 +229,21 @@ impl ComputeService {
 
     /// Uploads a snapshot of the instance into `image_id`, moving through nova's snapshot
     /// tasks. Leaves the task at `image_uploading`.
-    async fn snapshot_to(&self, instance: &Instance, image_id: &str, action_id: &str, from: TaskState) -> Result<(), String> {
+    async fn snapshot_to(
+        &self,
+        instance: &Instance,
+        image_id: &str,
+        action_id: &str,
+        from: TaskState,
+    ) -> Result<(), String> {
         let uuid = &instance.uuid;
         let host = instance.host.clone().ok_or("The server is on no host")?;
         let moved = self
-            .finish(uuid, Some(from), InstanceUpdate { task_state: Some(Some(TaskState::ImageUploading)), ..Default::default() })
+            .finish(
+                uuid,
+                Some(from),
+                InstanceUpdate { task_state: Some(Some(TaskState::ImageUploading)), ..Default::default() },
+            )
             .await;
         if !matches!(moved, Ok(true)) {
             return Err("the server changed during the snapshot".into());
@@ -222,7 +261,12 @@ impl ComputeService {
 
     /// Shelve: snapshot, power off, then offload at once (nova's shelved_offload_time = 0):
     /// the guest leaves its host and its allocation is freed.
-    pub async fn start_shelve(self: &Arc<Self>, instance: &Instance, image_id: &str, who: &Requester) -> crate::ApiResult<()> {
+    pub async fn start_shelve(
+        self: &Arc<Self>,
+        instance: &Instance,
+        image_id: &str,
+        who: &Requester,
+    ) -> crate::ApiResult<()> {
         let instance = self.begin(instance, Action::Shelve).await?;
         let action_id = self.record_action(&instance.uuid, "shelve", who).await;
         let me = self.clone();
@@ -274,7 +318,9 @@ impl ComputeService {
             let uuid = instance.uuid.clone();
             let decision = match me.scheduler.select(&spec).await {
                 Ok(d) => d,
-                Err(e) => return me.fail(&uuid, Some(TaskState::Unshelving), None, &e.to_string(), None).await,
+                Err(e) => {
+                    return me.fail(&uuid, Some(TaskState::Unshelving), None, &e.to_string(), None).await
+                }
             };
             for selection in decision.selections {
                 let claimed = me
@@ -284,8 +330,12 @@ impl ComputeService {
                 if claimed.is_err() {
                     continue;
                 }
-                let _ = me.store.start_event(&action_id, "compute_unshelve_instance", Some(&selection.host)).await;
-                match me.call_agent(&selection.host, AgentRequest::Spawn { instance: instance.spec() }).await {
+                let _ = me
+                    .store
+                    .start_event(&action_id, "compute_unshelve_instance", Some(&selection.host))
+                    .await;
+                match me.call_agent(&selection.host, AgentRequest::Spawn { instance: instance.spec() }).await
+                {
                     Ok(_) => {
                         let update = InstanceUpdate {
                             vm_state: Some(VmState::Active),
@@ -304,12 +354,22 @@ impl ComputeService {
                         return;
                     }
                     Err(e) => {
-                        let _ = me.store.finish_event(&action_id, "compute_unshelve_instance", Some(&e.to_string())).await;
+                        let _ = me
+                            .store
+                            .finish_event(&action_id, "compute_unshelve_instance", Some(&e.to_string()))
+                            .await;
                         me.release_allocations(&uuid).await;
                     }
                 }
             }
-            me.fail(&uuid, Some(TaskState::Unshelving), None, "No host could take the unshelved server", None).await;
+            me.fail(
+                &uuid,
+                Some(TaskState::Unshelving),
+                None,
+                "No host could take the unshelved server",
+                None,
+            )
+            .await;
         });
         Ok(())
     }

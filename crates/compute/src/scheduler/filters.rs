@@ -101,7 +101,10 @@ impl Filter for ComputeCapabilities {
                 continue;
             };
             if !extra_specs_match(&actual, req) {
-                return Err(format!("{}: capability {cap} is '{actual}', the flavor wants '{req}'", host.host));
+                return Err(format!(
+                    "{}: capability {cap} is '{actual}', the flavor wants '{req}'",
+                    host.host
+                ));
             }
         }
         Ok(())
@@ -120,7 +123,10 @@ impl Filter for ImageProperties {
         let prop = |names: &[&str]| names.iter().find_map(|n| spec.image_properties.get(*n)).cloned();
         if let Some(arch) = prop(&["hw_architecture", "architecture"]) {
             if !arch.eq_ignore_ascii_case(&host.cpu_arch) {
-                return Err(format!("{} is {}, the image wants architecture {arch}", host.host, host.cpu_arch));
+                return Err(format!(
+                    "{} is {}, the image wants architecture {arch}",
+                    host.host, host.cpu_arch
+                ));
             }
         }
         if let Some(hv) = prop(&["img_hv_type", "hypervisor_type"]) {
@@ -180,7 +186,10 @@ impl Filter for ServerGroupAntiAffinity {
         let on_host = g.members_per_host.get(&host.host).copied().unwrap_or(0);
         let max = g.max_server_per_host.unwrap_or(1);
         if on_host >= max {
-            return Err(format!("{} already has {on_host} member(s) of anti-affinity group {}", host.host, g.uuid));
+            return Err(format!(
+                "{} already has {on_host} member(s) of anti-affinity group {}",
+                host.host, g.uuid
+            ));
         }
         Ok(())
     }

@@ -179,7 +179,10 @@ impl Scheduler {
                 aggregate_metadata: metadata.get(&n.host).cloned().unwrap_or_default(),
                 free: BTreeMap::new(),
             };
-            out.insert(n.uuid.clone(), HostInfo { state, last_seen_up: svc.last_seen_up, forced_down: svc.forced_down });
+            out.insert(
+                n.uuid.clone(),
+                HostInfo { state, last_seen_up: svc.last_seen_up, forced_down: svc.forced_down },
+            );
         }
         let hosts = Arc::new(out);
         *self.cache.write().expect("host cache") = Some((Instant::now(), hosts.clone()));
@@ -204,9 +207,11 @@ impl Scheduler {
                 }
             }
         }
-        let candidates = self.placement.allocation_candidates(&query).await.map_err(|e| {
-            SchedulingError::Internal(format!("asking placement for candidates: {e}"))
-        })?;
+        let candidates = self
+            .placement
+            .allocation_candidates(&query)
+            .await
+            .map_err(|e| SchedulingError::Internal(format!("asking placement for candidates: {e}")))?;
         let placement_time = started.elapsed();
 
         let now = chrono::Utc::now();
@@ -223,7 +228,9 @@ impl Scheduler {
             };
             let mut state = info.state.clone();
             state.up = !info.forced_down
-                && info.last_seen_up.is_some_and(|t| (now - t).num_seconds() <= self.service_down_time as i64);
+                && info
+                    .last_seen_up
+                    .is_some_and(|t| (now - t).num_seconds() <= self.service_down_time as i64);
             if let Some(summary) = candidates.provider_summaries.get(rp) {
                 state.free = summary
                     .resources
@@ -260,7 +267,9 @@ impl Scheduler {
 
         let weights = weighers::weigh(&self.config, &passing.iter().map(|(h, _)| h).collect::<Vec<_>>());
         let mut order: Vec<usize> = (0..passing.len()).collect();
-        order.sort_by(|a, b| weights[*b].total_cmp(&weights[*a]).then_with(|| passing[*a].0.host.cmp(&passing[*b].0.host)));
+        order.sort_by(|a, b| {
+            weights[*b].total_cmp(&weights[*a]).then_with(|| passing[*a].0.host.cmp(&passing[*b].0.host))
+        });
         // host_subset_size: pick the first at random among the best N.
         let subset = (self.config.host_subset_size.max(1) as usize).min(order.len());
         if subset > 1 {
@@ -296,7 +305,9 @@ impl Scheduler {
         let total = hosts.len();
         let mut parts = Vec::new();
         if total == 0 {
-            return Ok("No valid host was found. There are no compute hosts: is a compute agent running?".into());
+            return Ok(
+                "No valid host was found. There are no compute hosts: is a compute agent running?".into()
+            );
         }
         let lacking = total.saturating_sub(candidates.saturating_sub(unknown));
         if lacking > 0 {
@@ -310,7 +321,11 @@ impl Scheduler {
     }
 
     /// For each resource the flavor asks for: the largest free amount on any enabled host.
-    async fn resource_shortage(&self, spec: &RequestSpec, hosts: &HashMap<String, HostInfo>) -> ApiResult<String> {
+    async fn resource_shortage(
+        &self,
+        spec: &RequestSpec,
+        hosts: &HashMap<String, HostInfo>,
+    ) -> ApiResult<String> {
         let used = self.store.host_usage().await?;
         let need = spec.flavor.resources();
         let ratio = |rc: &str| match rc {

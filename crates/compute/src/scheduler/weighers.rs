@@ -64,7 +64,8 @@ mod tests {
     fn positive_spreads_negative_stacks() {
         let a = host("a", 1000);
         let b = host("b", 8000);
-        let mut c = SchedulerConfig { cpu_weight_multiplier: 0.0, disk_weight_multiplier: 0.0, ..Default::default() };
+        let mut c =
+            SchedulerConfig { cpu_weight_multiplier: 0.0, disk_weight_multiplier: 0.0, ..Default::default() };
         let w = weigh(&c, &[&a, &b]);
         assert!(w[1] > w[0], "spreading prefers the host with more free RAM");
         c.ram_weight_multiplier = -1.0;

@@ -85,13 +85,14 @@ impl Store {
             .iter()
             .filter_map(|r| text(r, "host"))
             .collect();
-        a.metadata = sqlx::query("SELECT meta_key, meta_value FROM aggregate_metadata WHERE aggregate_id = ?")
-            .bind(id)
-            .fetch_all(self.db().pool())
-            .await?
-            .iter()
-            .map(|r| (text(r, "meta_key").unwrap_or_default(), text(r, "meta_value").unwrap_or_default()))
-            .collect();
+        a.metadata =
+            sqlx::query("SELECT meta_key, meta_value FROM aggregate_metadata WHERE aggregate_id = ?")
+                .bind(id)
+                .fetch_all(self.db().pool())
+                .await?
+                .iter()
+                .map(|r| (text(r, "meta_key").unwrap_or_default(), text(r, "meta_value").unwrap_or_default()))
+                .collect();
         Ok(Some(a))
     }
 
@@ -106,21 +107,27 @@ impl Store {
     }
 
     /// Creates an aggregate with its metadata; the id is assigned here.
-    pub async fn create_aggregate(&self, name: &str, metadata: &BTreeMap<String, String>) -> ApiResult<Aggregate> {
+    pub async fn create_aggregate(
+        &self,
+        name: &str,
+        metadata: &BTreeMap<String, String>,
+    ) -> ApiResult<Aggregate> {
         let now = Utc::now();
         let uuid = uuid::Uuid::new_v4().to_string();
         let mut last_err = None;
         for _ in 0..5 {
             let id = self.next_id("aggregates").await?;
             let mut tx = self.db().pool().begin().await?;
-            let r = sqlx::query("INSERT INTO aggregates (id, uuid, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)")
-                .bind(id)
-                .bind(&uuid)
-                .bind(name)
-                .bind(time_string(now))
-                .bind(time_string(now))
-                .execute(&mut *tx)
-                .await;
+            let r = sqlx::query(
+                "INSERT INTO aggregates (id, uuid, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
+            )
+            .bind(id)
+            .bind(&uuid)
+            .bind(name)
+            .bind(time_string(now))
+            .bind(time_string(now))
+            .execute(&mut *tx)
+            .await;
             match r {
                 Ok(_) => {}
                 // Another aggregate took the id first: try the next one.
@@ -131,12 +138,14 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
             for (k, v) in metadata {
-                sqlx::query("INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)")
-                    .bind(id)
-                    .bind(k)
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)",
+                )
+                .bind(id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
             }
             tx.commit().await?;
             return Ok(Aggregate {
@@ -163,7 +172,11 @@ impl Store {
     }
 
     /// Sets (Some) or removes (None) metadata keys of an aggregate, all or none.
-    pub async fn update_aggregate_metadata(&self, id: i64, changes: &BTreeMap<String, Option<String>>) -> ApiResult<()> {
+    pub async fn update_aggregate_metadata(
+        &self,
+        id: i64,
+        changes: &BTreeMap<String, Option<String>>,
+    ) -> ApiResult<()> {
         let mut tx = self.db().pool().begin().await?;
         for (k, v) in changes {
             sqlx::query("DELETE FROM aggregate_metadata WHERE aggregate_id = ? AND meta_key = ?")
@@ -172,12 +185,14 @@ impl Store {
                 .execute(&mut *tx)
                 .await?;
             if let Some(v) = v {
-                sqlx::query("INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)")
-                    .bind(id)
-                    .bind(k)
-                    .bind(v)
-                    .execute(&mut *tx)
-                    .await?;
+                sqlx::query(
+                    "INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)",
+                )
+                .bind(id)
+                .bind(k)
+                .bind(v)
+                .execute(&mut *tx)
+                .await?;
             }
         }
         sqlx::query("UPDATE aggregates SET updated_at = ? WHERE id = ?")
@@ -216,7 +231,10 @@ impl Store {
     /// Deletes an aggregate and its metadata (the caller checks it has no hosts).
     pub async fn delete_aggregate(&self, id: i64) -> ApiResult<()> {
         let mut tx = self.db().pool().begin().await?;
-        sqlx::query("DELETE FROM aggregate_metadata WHERE aggregate_id = ?").bind(id).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM aggregate_metadata WHERE aggregate_id = ?")
+            .bind(id)
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("DELETE FROM aggregate_hosts WHERE aggregate_id = ?").bind(id).execute(&mut *tx).await?;
         sqlx::query("DELETE FROM aggregates WHERE id = ?").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;

@@ -133,7 +133,8 @@ impl Store {
         match (f.is_public, &f.project_id) {
             (Some(true), Some(project)) => {
                 clauses.push(
-                    "(is_public = 1 OR id IN (SELECT flavor_id FROM flavor_projects WHERE project_id = ?))".into(),
+                    "(is_public = 1 OR id IN (SELECT flavor_id FROM flavor_projects WHERE project_id = ?))"
+                        .into(),
                 );
                 binds.push(Bind::Text(project.clone()));
             }
@@ -200,8 +201,10 @@ impl Store {
                 }
             }
         }
-        let filter = if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
-        let sql = format!("SELECT {COLUMNS} FROM flavors{filter} ORDER BY {col} {dir}, id {dir} LIMIT {}", f.limit);
+        let filter =
+            if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
+        let sql =
+            format!("SELECT {COLUMNS} FROM flavors{filter} ORDER BY {col} {dir}, id {dir} LIMIT {}", f.limit);
         let mut q = sqlx::query(&sql);
         for b in binds {
             q = match b {
@@ -222,8 +225,10 @@ impl Store {
             for r in &specs {
                 let fid = int(r, "flavor_id");
                 if let Some(fl) = flavors.iter_mut().find(|fl| fl.id == fid) {
-                    fl.extra_specs
-                        .insert(text(r, "spec_key").unwrap_or_default(), text(r, "spec_value").unwrap_or_default());
+                    fl.extra_specs.insert(
+                        text(r, "spec_key").unwrap_or_default(),
+                        text(r, "spec_value").unwrap_or_default(),
+                    );
                 }
             }
         }
@@ -297,7 +302,10 @@ impl Store {
     /// Servers keep their own copy of the flavor.
     pub async fn delete_flavor(&self, flavorid: &str) -> ApiResult<bool> {
         let mut tx = self.db().pool().begin().await?;
-        let row = sqlx::query("SELECT id FROM flavors WHERE flavorid = ?").bind(flavorid).fetch_optional(&mut *tx).await?;
+        let row = sqlx::query("SELECT id FROM flavors WHERE flavorid = ?")
+            .bind(flavorid)
+            .fetch_optional(&mut *tx)
+            .await?;
         let Some(row) = row else { return Ok(false) };
         let id = int(&row, "id");
         sqlx::query("DELETE FROM flavor_extra_specs WHERE flavor_id = ?").bind(id).execute(&mut *tx).await?;
@@ -309,10 +317,11 @@ impl Store {
 
     /// The projects a private flavor is shared with.
     pub async fn flavor_projects(&self, flavor_id: i64) -> ApiResult<Vec<String>> {
-        let rows = sqlx::query("SELECT project_id FROM flavor_projects WHERE flavor_id = ? ORDER BY project_id")
-            .bind(flavor_id)
-            .fetch_all(self.db().pool())
-            .await?;
+        let rows =
+            sqlx::query("SELECT project_id FROM flavor_projects WHERE flavor_id = ? ORDER BY project_id")
+                .bind(flavor_id)
+                .fetch_all(self.db().pool())
+                .await?;
         Ok(rows.iter().filter_map(|r| text(r, "project_id")).collect())
     }
 
@@ -341,7 +350,11 @@ impl Store {
     }
 
     /// Sets (adds or replaces) extra specs of a flavor, all or none.
-    pub async fn set_flavor_extra_specs(&self, flavor_id: i64, specs: &BTreeMap<String, String>) -> ApiResult<()> {
+    pub async fn set_flavor_extra_specs(
+        &self,
+        flavor_id: i64,
+        specs: &BTreeMap<String, String>,
+    ) -> ApiResult<()> {
         let mut tx = self.db().pool().begin().await?;
         for (k, v) in specs {
             sqlx::query("DELETE FROM flavor_extra_specs WHERE flavor_id = ? AND spec_key = ?")

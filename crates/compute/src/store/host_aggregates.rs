@@ -28,11 +28,13 @@ impl Store {
 
     /// nova keeps a few facts about an instance outside its API fields (system metadata).
     pub async fn system_metadata(&self, uuid: &str, key: &str) -> ApiResult<Option<String>> {
-        let row = sqlx::query("SELECT meta_value FROM instance_system_metadata WHERE instance_uuid = ? AND meta_key = ?")
-            .bind(uuid)
-            .bind(key)
-            .fetch_optional(self.db().pool())
-            .await?;
+        let row = sqlx::query(
+            "SELECT meta_value FROM instance_system_metadata WHERE instance_uuid = ? AND meta_key = ?",
+        )
+        .bind(uuid)
+        .bind(key)
+        .fetch_optional(self.db().pool())
+        .await?;
         Ok(row.and_then(|r| text(&r, "meta_value")))
     }
 
@@ -43,12 +45,14 @@ impl Store {
             .execute(self.db().pool())
             .await?;
         if let Some(v) = value {
-            sqlx::query("INSERT INTO instance_system_metadata (instance_uuid, meta_key, meta_value) VALUES (?, ?, ?)")
-                .bind(uuid)
-                .bind(key)
-                .bind(v)
-                .execute(self.db().pool())
-                .await?;
+            sqlx::query(
+                "INSERT INTO instance_system_metadata (instance_uuid, meta_key, meta_value) VALUES (?, ?, ?)",
+            )
+            .bind(uuid)
+            .bind(key)
+            .bind(v)
+            .execute(self.db().pool())
+            .await?;
         }
         Ok(())
     }

@@ -726,9 +726,11 @@ pub struct Migration {
 impl Store {
     /// What live servers use on each host: (vcpus, memory_mb, root_gb), for explanations.
     pub async fn host_usage(&self) -> ApiResult<std::collections::HashMap<String, (i64, i64, i64)>> {
-        let rows = sqlx::query("SELECT host, vcpus, memory_mb, root_gb FROM instances WHERE deleted = 0 AND host IS NOT NULL")
-            .fetch_all(self.db().pool())
-            .await?;
+        let rows = sqlx::query(
+            "SELECT host, vcpus, memory_mb, root_gb FROM instances WHERE deleted = 0 AND host IS NOT NULL",
+        )
+        .fetch_all(self.db().pool())
+        .await?;
         let mut out: std::collections::HashMap<String, (i64, i64, i64)> = std::collections::HashMap::new();
         for r in &rows {
             let e = out.entry(text(r, "host").unwrap_or_default()).or_default();

@@ -30,16 +30,20 @@ impl Store {
 
     /// A user's key pairs by name, at most `limit` after the one named `marker` (400 if
     /// there is no such key pair, as nova's `MarkerNotFound`).
-    pub async fn keypairs(&self, user_id: &str, limit: Option<usize>, marker: Option<&str>) -> ApiResult<Vec<KeyPair>> {
+    pub async fn keypairs(
+        &self,
+        user_id: &str,
+        limit: Option<usize>,
+        marker: Option<&str>,
+    ) -> ApiResult<Vec<KeyPair>> {
         if let Some(m) = marker {
             if self.keypair(user_id, m).await?.is_none() {
                 return Err(ApiError::bad_request(format!("Marker {m} could not be found.")));
             }
         }
         let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
-        let sql = format!(
-            "SELECT {COLUMNS} FROM key_pairs WHERE user_id = ? AND name > ? ORDER BY name{limit}"
-        );
+        let sql =
+            format!("SELECT {COLUMNS} FROM key_pairs WHERE user_id = ? AND name > ? ORDER BY name{limit}");
         let rows =
             sqlx::query(&sql).bind(user_id).bind(marker.unwrap_or("")).fetch_all(self.db().pool()).await?;
         Ok(rows.iter().map(keypair_row).collect())

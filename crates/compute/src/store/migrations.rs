@@ -2,10 +2,11 @@
 
 use stratus_core::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "compute",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "compute",
+        sql: r#"
 CREATE TABLE instances (
     uuid VARCHAR(36) PRIMARY KEY,
     display_name VARCHAR(255) NOT NULL,
@@ -229,10 +230,11 @@ CREATE TABLE server_group_members (
     PRIMARY KEY (group_uuid, instance_uuid)
 );
 "#,
-}, Migration {
-    version: 2,
-    name: "instance system metadata",
-    sql: r#"
+    },
+    Migration {
+        version: 2,
+        name: "instance system metadata",
+        sql: r#"
 CREATE TABLE instance_system_metadata (
     instance_uuid VARCHAR(36) NOT NULL,
     meta_key VARCHAR(255) NOT NULL,
@@ -240,4 +242,5 @@ CREATE TABLE instance_system_metadata (
     PRIMARY KEY (instance_uuid, meta_key)
 );
 "#,
-}];
+    },
+];

@@ -39,7 +39,10 @@ impl Store {
 
     /// Forgets every limit set for a project: it has the defaults again.
     pub async fn delete_quota_limits(&self, project_id: &str) -> ApiResult<()> {
-        sqlx::query("DELETE FROM quotas WHERE project_id = ?").bind(project_id).execute(self.db().pool()).await?;
+        sqlx::query("DELETE FROM quotas WHERE project_id = ?")
+            .bind(project_id)
+            .execute(self.db().pool())
+            .await?;
         Ok(())
     }
 }

@@ -19,7 +19,10 @@ fn group_row(r: &AnyRow) -> ServerGroup {
         name: text(r, "name").unwrap_or_default(),
         project_id: text(r, "project_id").unwrap_or_default(),
         user_id: text(r, "user_id").unwrap_or_default(),
-        policy: text(r, "policy").as_deref().and_then(ServerGroupPolicy::parse).unwrap_or(ServerGroupPolicy::AntiAffinity),
+        policy: text(r, "policy")
+            .as_deref()
+            .and_then(ServerGroupPolicy::parse)
+            .unwrap_or(ServerGroupPolicy::AntiAffinity),
         max_server_per_host: rules["max_server_per_host"].as_u64().map(|n| n as u32),
         members: Vec::new(),
         created_at: time(r, "created_at"),
@@ -42,7 +45,9 @@ impl Store {
     pub async fn server_groups(&self, project_id: Option<&str>) -> ApiResult<Vec<ServerGroup>> {
         let rows = match project_id {
             Some(p) => {
-                let sql = format!("SELECT {COLUMNS} FROM server_groups WHERE project_id = ? ORDER BY created_at, uuid");
+                let sql = format!(
+                    "SELECT {COLUMNS} FROM server_groups WHERE project_id = ? ORDER BY created_at, uuid"
+                );
                 sqlx::query(&sql).bind(p).fetch_all(self.db().pool()).await?
             }
             None => {
@@ -114,7 +119,10 @@ impl Store {
     /// Deletes a group and its member list; false if there was none.
     pub async fn delete_server_group(&self, uuid: &str) -> ApiResult<bool> {
         let mut tx = self.db().pool().begin().await?;
-        sqlx::query("DELETE FROM server_group_members WHERE group_uuid = ?").bind(uuid).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM server_group_members WHERE group_uuid = ?")
+            .bind(uuid)
+            .execute(&mut *tx)
+            .await?;
         let r = sqlx::query("DELETE FROM server_groups WHERE uuid = ?").bind(uuid).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(r.rows_affected() > 0)

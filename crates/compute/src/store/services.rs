@@ -7,9 +7,11 @@ use stratus_core::error::{ApiError, ApiResult};
 use super::{opt_time, time, Store};
 use crate::model::{ComputeNode, Service};
 
-const SERVICE_COLUMNS: &str = "id, uuid, host, service_binary, topic, availability_zone, disabled, disabled_reason, \
+const SERVICE_COLUMNS: &str =
+    "id, uuid, host, service_binary, topic, availability_zone, disabled, disabled_reason, \
     forced_down, last_seen_up, created_at, updated_at";
-const NODE_COLUMNS: &str = "id, uuid, host, hypervisor_hostname, hypervisor_type, hypervisor_version, vcpus, \
+const NODE_COLUMNS: &str =
+    "id, uuid, host, hypervisor_hostname, hypervisor_type, hypervisor_version, vcpus, \
     memory_mb, local_gb, cpu_arch, vm_modes, host_ip";
 
 fn service_row(r: &AnyRow) -> Service {
@@ -41,7 +43,12 @@ fn node_row(r: &AnyRow) -> ComputeNode {
         memory_mb: int(r, "memory_mb"),
         local_gb: int(r, "local_gb"),
         cpu_arch: text(r, "cpu_arch").unwrap_or_default(),
-        vm_modes: text(r, "vm_modes").unwrap_or_default().split(',').filter(|s| !s.is_empty()).map(String::from).collect(),
+        vm_modes: text(r, "vm_modes")
+            .unwrap_or_default()
+            .split(',')
+            .filter(|s| !s.is_empty())
+            .map(String::from)
+            .collect(),
         host_ip: text(r, "host_ip").unwrap_or_default(),
     }
 }
@@ -67,7 +74,13 @@ impl Store {
 
     /// Registration and heartbeat: creates the service on first report, then refreshes
     /// `last_seen_up`. Returns the service.
-    pub async fn report_service(&self, host: &str, binary: &str, topic: &str, zone: &str) -> ApiResult<Service> {
+    pub async fn report_service(
+        &self,
+        host: &str,
+        binary: &str,
+        topic: &str,
+        zone: &str,
+    ) -> ApiResult<Service> {
         let now = now_string();
         let updated = sqlx::query(
             "UPDATE services SET last_seen_up = ?, updated_at = ?, report_count = report_count + 1 \
@@ -115,13 +128,15 @@ impl Store {
         forced_down: Option<bool>,
     ) -> ApiResult<()> {
         if let Some((disabled, reason)) = disabled {
-            sqlx::query("UPDATE services SET disabled = ?, disabled_reason = ?, updated_at = ? WHERE uuid = ?")
-                .bind(disabled as i64)
-                .bind(reason)
-                .bind(now_string())
-                .bind(uuid)
-                .execute(self.db().pool())
-                .await?;
+            sqlx::query(
+                "UPDATE services SET disabled = ?, disabled_reason = ?, updated_at = ? WHERE uuid = ?",
+            )
+            .bind(disabled as i64)
+            .bind(reason)
+            .bind(now_string())
+            .bind(uuid)
+            .execute(self.db().pool())
+            .await?;
         }
         if let Some(down) = forced_down {
             sqlx::query("UPDATE services SET forced_down = ?, updated_at = ? WHERE uuid = ?")
@@ -138,7 +153,10 @@ impl Store {
         let svc = self.service(uuid).await?;
         sqlx::query("DELETE FROM services WHERE uuid = ?").bind(uuid).execute(self.db().pool()).await?;
         if let Some(svc) = svc {
-            sqlx::query("DELETE FROM compute_nodes WHERE host = ?").bind(&svc.host).execute(self.db().pool()).await?;
+            sqlx::query("DELETE FROM compute_nodes WHERE host = ?")
+                .bind(&svc.host)
+                .execute(self.db().pool())
+                .await?;
         }
         Ok(())
     }

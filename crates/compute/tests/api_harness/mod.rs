@@ -59,14 +59,20 @@ fn context(user: &str, project: &str, roles: &[&str]) -> AuthContext {
 }
 
 impl TokenResolver for Tokens {
-    fn resolve<'a>(&'a self, token: &'a str, _: ResolveOptions) -> BoxFuture<'a, Result<Arc<AuthContext>, ApiError>> {
+    fn resolve<'a>(
+        &'a self,
+        token: &'a str,
+        _: ResolveOptions,
+    ) -> BoxFuture<'a, Result<Arc<AuthContext>, ApiError>> {
         Box::pin(async move {
             let ctx = match token {
                 ADMIN => context(ADMIN, ADMIN_PROJECT, &["admin", "member", "reader"]),
                 MEMBER_P => context(MEMBER_P, P, &["member", "reader"]),
                 READER_P => context(READER_P, P, &["reader"]),
                 MEMBER_Q => context(MEMBER_Q, Q, &["member", "reader"]),
-                _ => return Err(ApiError::unauthorized("The request you have made requires authentication.")),
+                _ => {
+                    return Err(ApiError::unauthorized("The request you have made requires authentication."))
+                }
             };
             Ok(Arc::new(ctx))
         })
@@ -150,7 +156,13 @@ impl Cloud {
 
     /// A request under `/v2.1`.
     pub fn request(&self, method: &str, path: &str) -> Req<'_> {
-        Req { cloud: self, method: method.to_string(), path: format!("/v2.1{path}"), headers: vec![], body: None }
+        Req {
+            cloud: self,
+            method: method.to_string(),
+            path: format!("/v2.1{path}"),
+            headers: vec![],
+            body: None,
+        }
     }
 
     /// Registers a compute service on `host` (as an agent's first heartbeat does).
