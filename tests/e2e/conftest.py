@@ -60,6 +60,7 @@ class Cloud:
         self.data_dir = tempfile.mkdtemp(prefix="stratus-e2e-")
         self.port = free_port()
         self.image_port = free_port()
+        self.placement_port = free_port()
         self.env = dict(os.environ)
         for k in list(self.env):
             if k.startswith("OS_"):
@@ -68,6 +69,7 @@ class Cloud:
             "STRATUS_DATA_DIR": self.data_dir,
             "STRATUS_IDENTITY_LISTEN": f"127.0.0.1:{self.port}",
             "STRATUS_IMAGE_LISTEN": f"127.0.0.1:{self.image_port}",
+            "STRATUS_PLACEMENT_LISTEN": f"127.0.0.1:{self.placement_port}",
             "STRATUS_PUBLIC_HOST": "127.0.0.1",
             # A lower bcrypt cost keeps the suite quick; the hashing path is the same.
             "STRATUS_IDENTITY_PASSWORD_HASH_ROUNDS": "6",
@@ -77,6 +79,7 @@ class Cloud:
             self.db_name = "stratus_e2e_" + uuid.uuid4().hex[:8]
             self.env["STRATUS_IDENTITY_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name
             self.env["STRATUS_IMAGE_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name + "_image"
+            self.env["STRATUS_PLACEMENT_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name + "_placement"
         self.mysql_url = mysql_url
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "stratus.log")
@@ -91,6 +94,7 @@ class Cloud:
         self.proc = subprocess.Popen([STRATUS, "up"], env=self.env, stdout=self.log, stderr=self.log)
         wait_port(self.port, self.proc)
         wait_port(self.image_port, self.proc)
+        wait_port(self.placement_port, self.proc)
         self.startup_seconds = time.time() - started
         self.admin = read_openrc(os.path.join(self.data_dir, "admin-openrc.sh"))
 

@@ -215,6 +215,10 @@ pub struct ComputeAgentConfig {
     pub fake_vcpus: u32,
     pub fake_memory_mb: u64,
     pub fake_disk_gb: u64,
+    /// Simulated hosts whose every spawn fails, comma-separated (to watch rescheduling).
+    pub fake_failing_hosts: String,
+    /// Milliseconds every simulated spawn takes.
+    pub fake_spawn_delay_ms: u64,
     /// Seconds between heartbeats and inventory reports.
     pub report_interval: u64,
     /// Seconds between power-state syncs with the hypervisor.
@@ -231,6 +235,8 @@ impl Default for ComputeAgentConfig {
             fake_vcpus: 8,
             fake_memory_mb: 16384,
             fake_disk_gb: 200,
+            fake_failing_hosts: String::new(),
+            fake_spawn_delay_ms: 0,
             report_interval: 10,
             sync_power_state_interval: 60,
         }

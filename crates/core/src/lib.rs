@@ -4,6 +4,7 @@
 //! tables and policy defaults and uses these pieces to serve them.
 
 pub mod auth;
+pub mod bus;
 pub mod config;
 pub mod db;
 pub mod error;

@@ -49,10 +49,7 @@ pub struct PasswordAuth {
 
 impl PasswordAuth {
     pub fn new(credentials: ServiceCredentials) -> Arc<PasswordAuth> {
-        let http = reqwest::Client::builder()
-            .timeout(Duration::from_secs(30))
-            .build()
-            .expect("http client");
+        let http = reqwest::Client::builder().timeout(Duration::from_secs(30)).build().expect("http client");
         Arc::new(PasswordAuth { credentials, http, cached: Mutex::new(None) })
     }
 

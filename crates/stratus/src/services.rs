@@ -10,6 +10,7 @@ use stratus_identity::bootstrap::{BootstrapReport, CatalogEntry};
 use stratus_identity::tokens::LocalResolver;
 use stratus_identity::Identity;
 use stratus_image::ImageService;
+use stratus_placement::PlacementService;
 
 use crate::credentials;
 
@@ -27,6 +28,12 @@ pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
             name: "glance",
             description: "OpenStack Image",
             url: config.public_url(&config.image.listen),
+        },
+        CatalogEntry {
+            service_type: "placement",
+            name: "placement",
+            description: "OpenStack Placement",
+            url: config.public_url(&config.placement.listen),
         },
     ]
 }
@@ -88,11 +95,13 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     }
 
     let image = ImageService::open(config.clone()).await.context("opening the image service")?;
+    let placement = PlacementService::open(config.clone()).await.context("opening the placement service")?;
     let resolver: SharedResolver = Arc::new(LocalResolver(identity.clone()));
 
     let (trigger, shutdown) = ShutdownTrigger::new();
     let identity_listener = http::bind("identity", &config.identity.listen).await?;
     let image_listener = http::bind("image", &config.image.listen).await?;
+    let placement_listener = http::bind("placement", &config.placement.listen).await?;
     identity.spawn_key_watcher(shutdown.clone());
     let servers = [
         tokio::spawn(http::serve(
@@ -104,7 +113,13 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
         tokio::spawn(http::serve(
             "image",
             image_listener,
-            stratus_image::api::router(image.clone(), resolver),
+            stratus_image::api::router(image.clone(), resolver.clone()),
+            shutdown.clone(),
+        )),
+        tokio::spawn(http::serve(
+            "placement",
+            placement_listener,
+            stratus_placement::api::router(placement.clone(), resolver),
             shutdown.clone(),
         )),
     ];
@@ -117,6 +132,7 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     }
     identity.store.db().close().await;
     image.store.db().close().await;
+    placement.store.db().close().await;
     Ok(())
 }
 

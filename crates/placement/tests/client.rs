@@ -1,0 +1,127 @@
+//! The typed client against the real router on an ephemeral port.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+
+use common::*;
+use stratus_core::auth::BoxFuture;
+use stratus_core::service_auth::{StaticToken, TokenSource};
+use stratus_placement::client::{CandidateQuery, ClientError, Inventory, PlacementClient};
+
+fn inv(total: u64, ratio: f64) -> Inventory {
+    Inventory { total, reserved: 0, min_unit: 1, max_unit: total, step_size: 1, allocation_ratio: ratio }
+}
+
+fn allocs(rp: &str, pairs: &[(&str, u64)]) -> BTreeMap<String, BTreeMap<String, u64>> {
+    BTreeMap::from([(rp.to_string(), pairs.iter().map(|(k, v)| (k.to_string(), *v)).collect())])
+}
+
+/// Hands out a stale token first, the good one after `invalidate`.
+struct Rotating {
+    invalidated: AtomicUsize,
+}
+
+impl TokenSource for Rotating {
+    fn token(&self) -> BoxFuture<'_, anyhow::Result<String>> {
+        let t = if self.invalidated.load(Ordering::SeqCst) == 0 { "expired" } else { SERVICE };
+        Box::pin(async move { Ok(t.to_string()) })
+    }
+    fn invalidate(&self) {
+        self.invalidated.fetch_add(1, Ordering::SeqCst);
+    }
+}
+
+#[tokio::test]
+async fn client_end_to_end() {
+    let c = Cloud::start().await;
+    let auth = Arc::new(Rotating { invalidated: AtomicUsize::new(0) });
+    let client = PlacementClient::new(c.url(), auth.clone());
+    let rp = new_uuid();
+    // Created once; a second call finds it. The first call retried after a 401.
+    assert_eq!(client.ensure_provider(&rp, "host1").await.unwrap(), 0);
+    assert_eq!(auth.invalidated.load(Ordering::SeqCst), 1);
+    assert_eq!(client.ensure_provider(&rp, "host1").await.unwrap(), 0);
+    let inventory = BTreeMap::from([
+        ("VCPU".to_string(), inv(8, 4.0)),
+        ("MEMORY_MB".to_string(), inv(16384, 1.0)),
+        ("DISK_GB".to_string(), inv(200, 1.0)),
+    ]);
+    client.set_inventory(&rp, &inventory).await.unwrap();
+    let g = c.generation(&rp).await;
+    client.set_inventory(&rp, &inventory).await.unwrap();
+    assert_eq!(c.generation(&rp).await, g, "an unchanged inventory is not written again");
+    client
+        .set_traits(&rp, &["HW_ARCH_X86_64".into(), "COMPUTE_NODE".into(), "CUSTOM_FAST".into()])
+        .await
+        .unwrap();
+    let agg = new_uuid();
+    client.set_aggregates(&rp, std::slice::from_ref(&agg)).await.unwrap();
+
+    let other = new_uuid();
+    client.ensure_provider(&other, "host2").await.unwrap();
+    client.set_inventory(&other, &BTreeMap::from([("VCPU".to_string(), inv(2, 1.0))])).await.unwrap();
+
+    let q = CandidateQuery {
+        resources: BTreeMap::from([("VCPU".into(), 4), ("MEMORY_MB".into(), 2048)]),
+        required: vec!["COMPUTE_NODE".into()],
+        forbidden: vec!["CUSTOM_SLOW".into()],
+        member_of: vec![vec![agg.clone()]],
+        in_tree: None,
+        limit: Some(10),
+    };
+    // CUSTOM_SLOW does not exist: placement says 400.
+    assert!(matches!(client.allocation_candidates(&q).await, Err(ClientError::Api { status: 400, .. })));
+    let q = CandidateQuery { forbidden: vec!["HW_CPU_X86_SVM".into()], ..q };
+    let cands = client.allocation_candidates(&q).await.unwrap();
+    assert_eq!(cands.allocation_requests.len(), 1);
+    assert_eq!(cands.allocation_requests[0].allocations, allocs(&rp, &[("VCPU", 4), ("MEMORY_MB", 2048)]));
+    let summary = &cands.provider_summaries[&rp];
+    assert_eq!(summary.resources["VCPU"].capacity, 32);
+    assert!(summary.traits.contains(&"CUSTOM_FAST".to_string()));
+
+    // Claims.
+    let vm = new_uuid();
+    let a = allocs(&rp, &[("VCPU", 4), ("MEMORY_MB", 2048)]);
+    client.claim(&vm, &a, "proj", "user", None).await.unwrap();
+    let err = client.claim(&vm, &a, "proj", "user", None).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Conflict(m) if m.contains("consumer generation conflict")),
+        "{err:?}"
+    );
+    let (got, generation) = client.allocations(&vm).await.unwrap();
+    assert_eq!(got, a);
+    assert_eq!(generation, Some(1));
+    let err =
+        client.claim(&new_uuid(), &allocs(&other, &[("VCPU", 3)]), "proj", "user", None).await.unwrap_err();
+    assert!(err.is_conflict());
+    assert_eq!(client.provider_usages(&rp).await.unwrap()["VCPU"], 4);
+    assert_eq!(client.project_usages("proj").await.unwrap()["MEMORY_MB"], 2048);
+
+    // A move: the migration takes the source, the instance the destination.
+    let migration = new_uuid();
+    client
+        .move_allocations(&[
+            (migration.clone(), a.clone(), "proj".into(), "user".into(), None),
+            (vm.clone(), allocs(&other, &[("VCPU", 2)]), "proj".into(), "user".into(), Some(1)),
+        ])
+        .await
+        .unwrap();
+    assert_eq!(client.allocations(&vm).await.unwrap().0, allocs(&other, &[("VCPU", 2)]));
+    assert_eq!(client.allocations(&migration).await.unwrap().0, a);
+    client.delete_allocations(&migration).await.unwrap();
+    client.delete_allocations(&migration).await.unwrap();
+    assert_eq!(client.allocations(&migration).await.unwrap(), (BTreeMap::new(), None));
+
+    // A provider with allocations cannot go; without, it can (twice).
+    assert!(client.delete_provider(&other).await.unwrap_err().is_conflict());
+    client.delete_allocations(&vm).await.unwrap();
+    client.delete_provider(&other).await.unwrap();
+    client.delete_provider(&other).await.unwrap();
+
+    // A bad token stays an error.
+    let bad = PlacementClient::new(c.url(), Arc::new(StaticToken("nope".into())));
+    assert!(bad.ensure_provider(&new_uuid(), "x").await.is_err());
+}
