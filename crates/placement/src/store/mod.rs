@@ -86,6 +86,37 @@ pub async fn state_version(c: &mut Conn) -> Result<i64> {
     Ok(int(&row, "version"))
 }
 
+/// Records what the write at `version` touched (see the migrations), and forgets entries
+/// far behind.
+pub async fn record_changes(c: &mut Conn, version: i64, touched: &[String]) -> Result<()> {
+    for t in touched {
+        sqlx::query("INSERT INTO placement_changes (version, provider_uuid) VALUES (?, ?)")
+            .bind(version)
+            .bind(t)
+            .execute(&mut *c)
+            .await?;
+    }
+    if version % 100 == 0 {
+        sqlx::query("DELETE FROM placement_changes WHERE version < ?")
+            .bind(version - 1000)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `(version, touched)` of the writes after `after`, up to `upto`.
+pub async fn changes(c: &mut Conn, after: i64, upto: i64) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT version, provider_uuid FROM placement_changes WHERE version > ? AND version <= ? ORDER BY version",
+    )
+    .bind(after)
+    .bind(upto)
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows.iter().map(|r| (int(r, "version"), text(r, "provider_uuid").unwrap_or_default())).collect())
+}
+
 // ---- providers ----
 
 pub async fn get_provider(c: &mut Conn, uuid: &str) -> Result<Option<Provider>> {
@@ -112,6 +143,7 @@ pub async fn providers(c: &mut Conn, uuids: Option<&[String]>) -> Result<Vec<Pro
                 .fetch_all(&mut *c)
                 .await?
         }
+        Some([]) => vec![],
         Some(uuids) => {
             let sql = format!(
                 "SELECT {PROVIDER_COLS} FROM resource_providers WHERE uuid IN ({}) ORDER BY created_at, uuid",
@@ -253,6 +285,7 @@ pub async fn inventories(c: &mut Conn, uuid: &str) -> Result<Vec<Inventory>> {
 pub async fn inventories_of(c: &mut Conn, uuids: Option<&[String]>) -> Result<Vec<(String, Inventory)>> {
     let rows = match uuids {
         None => sqlx::query(&format!("SELECT {INVENTORY_COLS} FROM inventories")).fetch_all(&mut *c).await?,
+        Some([]) => vec![],
         Some(uuids) => {
             let sql = format!(
                 "SELECT {INVENTORY_COLS} FROM inventories WHERE provider_uuid IN ({})",
@@ -426,6 +459,7 @@ async fn links(
                 .fetch_all(&mut *c)
                 .await?
         }
+        Some([]) => vec![],
         Some(uuids) => {
             let sql = format!(
                 "SELECT provider_uuid, {col} FROM {table} WHERE provider_uuid IN ({}) ORDER BY {col}",
@@ -496,6 +530,9 @@ fn consumer_row(row: &AnyRow) -> Consumer {
 }
 
 pub async fn consumers(c: &mut Conn, uuids: &[String]) -> Result<Vec<Consumer>> {
+    if uuids.is_empty() {
+        return Ok(vec![]);
+    }
     let sql = format!(
         "SELECT uuid, project_id, user_id, consumer_type, generation FROM consumers WHERE uuid IN ({})",
         marks(uuids.len())
@@ -567,6 +604,9 @@ fn allocation_row(r: &AnyRow) -> AllocationRow {
 }
 
 pub async fn allocations_of_consumers(c: &mut Conn, consumers: &[String]) -> Result<Vec<AllocationRow>> {
+    if consumers.is_empty() {
+        return Ok(vec![]);
+    }
     let sql = format!(
         "SELECT consumer_uuid, provider_uuid, resource_class, used FROM allocations WHERE consumer_uuid IN ({}) \
          ORDER BY consumer_uuid, provider_uuid, resource_class",
