@@ -5,6 +5,7 @@ server (`mysql://user:password@127.0.0.1:3306/`; the test creates its own databa
 """
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -21,22 +22,47 @@ OPENSTACK = os.environ.get("OPENSTACK_BIN") or shutil.which("openstack") or os.p
 
 
 def free_port():
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
+    """A port nobody listens on, taken from below the kernel's ephemeral range: an ephemeral
+    port can be handed to an outgoing connection (say, to MariaDB) before stratus binds it."""
+    low = int(open("/proc/sys/net/ipv4/ip_local_port_range").read().split()[0])
+    while True:
+        port = random.randrange(10000, max(low, 10001))
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+        if port not in _HANDED_OUT:
+            _HANDED_OUT.add(port)
+            return port
+
+
+_HANDED_OUT = set()
 
 
 def wait_port(port, proc, timeout=30):
     deadline = time.time() + timeout
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"stratus exited early with {proc.returncode}")
+            raise RuntimeError(f"stratus exited early with {proc.returncode}:\n{log_tail(proc)}")
         try:
             with socket.create_connection(("127.0.0.1", port), timeout=0.2):
                 return
         except OSError:
             time.sleep(0.05)
     raise RuntimeError("stratus did not start listening")
+
+
+def log_tail(proc, n=30):
+    """The end of the server log a Cloud process writes (its stdout is the log file)."""
+    path = getattr(proc, "log_path", None)
+    if not path:
+        return ""
+    try:
+        with open(path, "rb") as f:
+            return b"".join(f.readlines()[-n:]).decode(errors="replace")
+    except OSError:
+        return ""
 
 
 def read_openrc(path):
@@ -92,6 +118,7 @@ class Cloud:
         self.log = open(self.log_path, "ab")
         started = time.time()
         self.proc = subprocess.Popen([STRATUS, "up"], env=self.env, stdout=self.log, stderr=self.log)
+        self.proc.log_path = self.log_path
         wait_port(self.port, self.proc)
         wait_port(self.image_port, self.proc)
         wait_port(self.placement_port, self.proc)

@@ -239,30 +239,40 @@ fn flat(
     root_ok: &dyn Fn(&Node) -> bool,
     found: &mut Found,
 ) {
-    let numbered = groups.iter().filter(|g| g.same_provider).count();
-    if q.isolate && numbered > 1 {
-        return;
-    }
-    let mut parts = Vec::new();
     for (id, node) in snap.live() {
         if found.requests.len() >= limit {
             break;
         }
-        if !root_ok(node) || !groups.iter().all(|g| provider_satisfies(snap, id, g)) {
-            continue;
-        }
-        parts.clear();
-        for g in groups {
-            parts.extend(g.resources.iter().map(|&(rc, n)| (id, rc, n)));
-        }
-        if groups.len() > 1 && !consolidate(snap, &mut parts) {
-            continue;
-        }
-        found.requests.push(AllocationRequest {
-            parts: parts.clone(),
-            mappings: groups.iter().map(|g| (g.suffix.to_string(), vec![id])).collect(),
-        });
+        single(snap, q, groups, id, node, root_ok, found);
     }
+}
+
+/// A tree of one provider with no sharing provider beside it: it alone satisfies every
+/// group, or nothing does.
+fn single(
+    snap: &Snapshot,
+    q: &CandidateQuery,
+    groups: &[Group],
+    id: u32,
+    node: &Node,
+    root_ok: &dyn Fn(&Node) -> bool,
+    found: &mut Found,
+) {
+    if q.isolate && groups.iter().filter(|g| g.same_provider).count() > 1 {
+        return;
+    }
+    if !root_ok(node) || !groups.iter().all(|g| provider_satisfies(snap, id, g)) {
+        return;
+    }
+    let mut parts: Vec<(u32, u32, i64)> =
+        groups.iter().flat_map(|g| g.resources.iter().map(move |&(rc, n)| (id, rc, n))).collect();
+    if groups.len() > 1 && !consolidate(snap, &mut parts) {
+        return;
+    }
+    found.requests.push(AllocationRequest {
+        parts,
+        mappings: groups.iter().map(|g| (g.suffix.to_string(), vec![id])).collect(),
+    });
 }
 
 /// One way of satisfying one group within a tree.
@@ -322,6 +332,10 @@ fn trees(
             break;
         }
         if !root_ok(snap.node(root)) {
+            continue;
+        }
+        if members[&root].len() == 1 && !anchored.contains_key(&root) {
+            single(snap, q, groups, root, snap.node(root), root_ok, found);
             continue;
         }
         let mut avail: Vec<u32> = members[&root].clone();

@@ -49,6 +49,8 @@ pub struct PlacementService {
     pub policy: Policy,
     write_lock: Mutex<()>,
     view: RwLock<Snapshot>,
+    /// Whole-view reloads since start (the first included), for tests and diagnostics.
+    reloads: std::sync::atomic::AtomicU64,
 }
 
 fn conflict(message: impl Into<String>) -> ApiError {
@@ -94,6 +96,17 @@ impl Write<'_> {
     }
 
     pub async fn commit(mut self) -> ApiResult<()> {
+        // What this version touched, for views of other processes to catch up with.
+        let mut touched: BTreeSet<String> = self.refresh.clone();
+        touched.extend(self.used.iter().map(|(p, _, _)| p.clone()));
+        touched.extend(self.generations.iter().map(|(p, _)| p.clone()));
+        if self.meta {
+            touched.insert(META_CHANGE.to_string());
+        }
+        if touched.is_empty() {
+            touched.insert(NO_CHANGE.to_string());
+        }
+        store::record_changes(&mut self.tx, self.version, &touched.into_iter().collect::<Vec<_>>()).await?;
         let rows = if !self.refresh.is_empty() || self.meta {
             let uuids: Vec<String> = self.refresh.iter().cloned().collect();
             Some(Rows::read(&mut self.tx, Some(&uuids), self.meta).await?)
@@ -102,6 +115,8 @@ impl Write<'_> {
         };
         self.tx.commit().await?;
         let mut view = self.svc.view.write().unwrap_or_else(|e| e.into_inner());
+        // Patch the view only if it was current before this write; otherwise the next reader
+        // catches up from the change log, this write included.
         if view.version == self.version - 1 {
             for (p, rc, used) in &self.used {
                 view.set_used(p, rc, *used);
@@ -113,13 +128,14 @@ impl Write<'_> {
                 view.apply(rows);
             }
             view.version = self.version;
-        } else {
-            // Another process wrote in between: the next reader reloads everything.
-            view.version = -1;
         }
         Ok(())
     }
 }
+
+/// Change-log entries that are not provider uuids.
+const META_CHANGE: &str = "*";
+const NO_CHANGE: &str = "-";
 
 impl PlacementService {
     pub async fn open(config: Config) -> anyhow::Result<Arc<PlacementService>> {
@@ -132,6 +148,7 @@ impl PlacementService {
             policy,
             write_lock: Mutex::new(()),
             view: RwLock::new(Snapshot { version: -1, ..Snapshot::default() }),
+            reloads: Default::default(),
         };
         svc.reload().await?;
         Ok(Arc::new(svc))
@@ -179,7 +196,14 @@ impl PlacementService {
         tx.commit().await?;
         let snap = Snapshot::build(version, rows);
         *self.view.write().unwrap_or_else(|e| e.into_inner()) = snap;
+        self.reloads.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
         Ok(())
+    }
+
+    /// How often the whole view was read from the database (once at start, then only when
+    /// the change log could not bring it up to date).
+    pub fn reloads(&self) -> u64 {
+        self.reloads.load(std::sync::atomic::Ordering::Relaxed)
     }
 
     /// Makes sure the view reflects the database's current state.
@@ -189,14 +213,46 @@ impl PlacementService {
             return Ok(());
         }
         // Writers of this process update the view before they let go of the lock: take it,
-        // and reload only if the view is still behind.
+        // and catch up only if the view is still behind.
         let _guard = self.write_lock.lock().await;
         let current = store::state_version(&mut *self.conn().await?).await?;
-        if self.view_version() != current {
-            tracing::debug!(current, "placement view is behind the database; reloading");
-            self.reload().await?;
+        let have = self.view_version();
+        if have == current {
+            return Ok(());
         }
-        Ok(())
+        if have >= 0 && self.catch_up(have).await? {
+            return Ok(());
+        }
+        tracing::debug!(have, current, "placement view is behind the database; reloading it");
+        self.reload().await
+    }
+
+    /// Reads again only what the writes since `have` touched; false when the change log does
+    /// not cover them all (then everything is read again).
+    async fn catch_up(&self, have: i64) -> ApiResult<bool> {
+        let mut tx = self.store.pool().begin().await?;
+        let current = store::state_version(&mut tx).await?;
+        let changes = store::changes(&mut tx, have, current).await?;
+        let versions: BTreeSet<i64> = changes.iter().map(|(v, _)| *v).collect();
+        if versions.len() as i64 != current - have || versions.len() > 500 {
+            return Ok(false);
+        }
+        let meta = changes.iter().any(|(_, p)| p == META_CHANGE);
+        let uuids: Vec<String> = changes
+            .into_iter()
+            .map(|(_, p)| p)
+            .filter(|p| p != META_CHANGE && p != NO_CHANGE)
+            .collect::<BTreeSet<_>>()
+            .into_iter()
+            .collect();
+        let rows = Rows::read(&mut tx, Some(&uuids), meta).await?;
+        tx.commit().await?;
+        let mut view = self.view.write().unwrap_or_else(|e| e.into_inner());
+        if view.version == have {
+            view.apply(rows);
+            view.version = current;
+        }
+        Ok(true)
     }
 
     fn view_version(&self) -> i64 {
@@ -819,7 +875,7 @@ impl PlacementService {
         loop {
             attempt += 1;
             let mut w = self.begin().await?;
-            match self.write_allocations(&mut w, writes, require_existing).await {
+            match self.write_allocations(&mut w, writes, require_existing, false).await {
                 Ok(()) => match w.commit().await {
                     Ok(()) => return Ok(()),
                     Err(e) => return Err(e),
@@ -846,6 +902,7 @@ impl PlacementService {
         w: &mut Write<'_>,
         writes: &[ConsumerWrite],
         require_existing: bool,
+        reshaping: bool,
     ) -> Result<(), Failure> {
         let uuids: Vec<String> = writes.iter().map(|cw| cw.consumer.clone()).collect();
         let existing: HashMap<String, Consumer> =
@@ -952,6 +1009,10 @@ impl PlacementService {
                 continue;
             }
             let Some(inv) = inventories.get(&(p.clone(), rc.clone())) else {
+                if reshaping && *d < 0 {
+                    // The reshape removed this inventory and the allocations on it.
+                    continue;
+                }
                 return Err(Failure::Retry("an inventory vanished"));
             };
             // Growing usage must fit; shrinking is always allowed (even when over capacity).
@@ -985,7 +1046,9 @@ impl PlacementService {
             w.used.push((p, rc, now));
         }
         for p in &involved {
-            let current = providers[p].generation;
+            let Some(current) = providers.get(p).map(|p| p.generation) else {
+                return Err(Failure::Retry("a provider vanished"));
+            };
             if !store::bump_generation(w.conn(), p, current).await? {
                 return Err(Failure::Retry("provider generation changed"));
             }
@@ -1031,6 +1094,72 @@ impl PlacementService {
             }
         }
         Ok(())
+    }
+
+    /// `POST /reshaper`: replaces the inventories of some providers and the allocations of
+    /// some consumers at once (inventory moving from a provider to a new child, with the
+    /// allocations on it). Nothing may be left allocated on inventory that is gone.
+    pub async fn reshape(
+        &self,
+        inventories: &[(String, i64, Vec<Inventory>)],
+        writes: &[ConsumerWrite],
+    ) -> ApiResult<()> {
+        let mut w = self.begin().await?;
+        for (uuid, generation, new) in inventories {
+            let p = self.provider_at(&mut w, uuid, Some(*generation)).await.map_err(|e| {
+                if e.status == axum::http::StatusCode::NOT_FOUND {
+                    ApiError::bad_request(format!("Resource provider '{uuid}' in inventories not found"))
+                } else {
+                    e
+                }
+            })?;
+            self.check_classes(
+                &mut w,
+                uuid,
+                &new.iter().map(|i| i.resource_class.as_str()).collect::<Vec<_>>(),
+            )
+            .await?;
+            let existing = store::inventories(w.conn(), uuid).await?;
+            for e in &existing {
+                if !new.iter().any(|n| n.resource_class == e.resource_class) {
+                    store::delete_inventory(w.conn(), uuid, &e.resource_class).await?;
+                }
+            }
+            for n in new {
+                match existing.iter().find(|e| e.resource_class == n.resource_class) {
+                    Some(_) => {
+                        store::update_inventory(w.conn(), uuid, n).await?;
+                    }
+                    None => {
+                        store::insert_inventory(w.conn(), uuid, &Inventory { used: 0, ..n.clone() }).await?
+                    }
+                }
+            }
+            self.bump(&mut w, uuid, p.generation).await?;
+        }
+        match self.write_allocations(&mut w, writes, false, true).await {
+            Ok(()) => {}
+            Err(Failure::Api(e)) => return Err(e),
+            Err(Failure::Retry(why)) => {
+                return Err(conflict(format!("Unable to reshape: the data changed meanwhile ({why})")))
+            }
+        }
+        for (uuid, _, new) in inventories {
+            let left: BTreeSet<String> = store::allocations_of_provider(w.conn(), uuid)
+                .await?
+                .into_iter()
+                .map(|a| a.resource_class)
+                .filter(|rc| !new.iter().any(|n| n.resource_class == *rc))
+                .collect();
+            if !left.is_empty() {
+                return Err(ApiError::conflict(format!(
+                    "Inventory for '{}' on resource provider '{uuid}' in use.",
+                    left.into_iter().collect::<Vec<_>>().join(", ")
+                ))
+                .with_kind(code::INVENTORY_INUSE));
+            }
+        }
+        w.commit().await
     }
 
     // ---- usages ----

@@ -4,8 +4,9 @@
 //!
 //! The view carries the state version it reflects (`placement_state.version`). Writers in this
 //! process bump the version in their transaction and update the view before they let go of
-//! the write lock; a reader compares the database's version with the view's and reloads
-//! everything when another process wrote in between.
+//! the write lock; a reader compares the database's version with the view's and, when another
+//! process wrote in between, reads again the providers the change log says were touched (or
+//! everything, when the log does not cover the gap).
 
 use std::collections::{BTreeSet, HashMap};
 

@@ -93,7 +93,7 @@ async fn old_microversion_bodies() {
     let body = json!({"allocations": {}, "project_id": "p", "user_id": "u"});
     c.put(&format!("/allocations/{consumer}"), body).version(Some("1.12")).send().await.expect(400);
     // POST /allocations appeared in 1.13.
-    c.post("/allocations", json!({})).version(Some("1.12")).send().await.expect(405);
+    c.post("/allocations", json!({})).version(Some("1.12")).send().await.expect(404);
 }
 
 #[tokio::test]
@@ -202,4 +202,92 @@ async fn concurrent_claims_never_oversubscribe() {
     // The candidates agree: the provider is full.
     let r = c.candidates("resources=VCPU:1").await;
     assert_eq!(r["allocation_requests"], json!([]));
+}
+
+/// Two placement services on one database (two processes, as on MariaDB behind a load
+/// balancer): claims through both never oversubscribe, and each sees the other's writes.
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn two_services_on_one_database() {
+    let c = Cloud::start().await;
+    let (other, second, _stop) = c.second().await;
+    let rp = c.provider("cn").await;
+    c.inventory(&rp, json!({"VCPU": {"total": 20}})).await.expect(200);
+    // The second service learns of the provider from the database.
+    let r = c.to(other, c.get("/allocation_candidates?resources=VCPU:1")).send().await.expect(200);
+    assert_eq!(r.body["allocation_requests"].as_array().unwrap().len(), 1);
+    let mut tasks = Vec::new();
+    for i in 0..30 {
+        let req = c.put(
+            &format!("/allocations/{}", new_uuid()),
+            json!({"allocations": {rp.clone(): {"resources": {"VCPU": 1}}},
+                   "project_id": "p1", "user_id": "u1", "consumer_generation": null, "consumer_type": "INSTANCE"}),
+        );
+        let req = if i % 2 == 0 { req } else { c.to(other, req) };
+        tasks.push(tokio::spawn(req.send()));
+    }
+    let mut ok = 0;
+    for t in tasks {
+        let r = t.await.unwrap();
+        match r.status {
+            204 => ok += 1,
+            409 => {}
+            other => panic!("unexpected status {other}: {}", r.text),
+        }
+    }
+    assert_eq!(ok, 20);
+    for addr in [c.addr, other] {
+        let r = c.to(addr, c.get(&format!("/resource_providers/{rp}/usages"))).send().await.expect(200);
+        assert_eq!(r.body["usages"]["VCPU"], 20);
+        let r = c.to(addr, c.get("/allocation_candidates?resources=VCPU:1")).send().await.expect(200);
+        assert_eq!(r.body["allocation_requests"], json!([]), "the view of {addr} is current");
+    }
+    // Each caught up with the other's writes from the change log, without reading everything.
+    assert_eq!((c.service.reloads(), second.reloads()), (1, 1));
+}
+
+/// `POST /reshaper`: VGPU inventory moves from the compute node to a new child provider,
+/// with the allocation on it, in one step.
+#[tokio::test]
+async fn reshaper_moves_inventory_and_allocations() {
+    let c = Cloud::start().await;
+    let cn = c.provider("cn").await;
+    c.inventory(&cn, json!({"VCPU": {"total": 8}, "VGPU": {"total": 4}})).await.expect(200);
+    let vm = new_uuid();
+    c.claim(&vm, json!({cn.clone(): {"resources": {"VCPU": 2, "VGPU": 1}}}), None).await.expect(204);
+    let gpu = c.child("cn-gpu0", &cn).await;
+    let cn_gen = c.generation(&cn).await;
+    let gpu_gen = c.generation(&gpu).await;
+    // Leaving the allocation behind on removed inventory is refused, and changes nothing.
+    let stuck = json!({
+        "inventories": {
+            cn.clone(): {"resource_provider_generation": cn_gen, "inventories": {"VCPU": {"total": 8}}},
+            gpu.clone(): {"resource_provider_generation": gpu_gen, "inventories": {"VGPU": {"total": 4}}},
+        },
+        "allocations": {},
+    });
+    let r = c.post("/reshaper", stuck).as_(SERVICE).send().await.expect(409);
+    assert_eq!(r.code(), "placement.inventory.inuse");
+    assert_eq!(c.generation(&cn).await, cn_gen);
+    // Only services may reshape.
+    let body = json!({
+        "inventories": {
+            cn.clone(): {"resource_provider_generation": cn_gen, "inventories": {"VCPU": {"total": 8}}},
+            gpu.clone(): {"resource_provider_generation": gpu_gen, "inventories": {"VGPU": {"total": 4}}},
+        },
+        "allocations": {
+            vm.clone(): {"allocations": {cn.clone(): {"resources": {"VCPU": 2}}, gpu.clone(): {"resources": {"VGPU": 1}}},
+                         "project_id": "p1", "user_id": "u1", "consumer_generation": 1, "consumer_type": "INSTANCE"},
+        },
+    });
+    c.post("/reshaper", body.clone()).send().await.expect(403);
+    c.post("/reshaper", body).as_(SERVICE).send().await.expect(204);
+    let r = c.get(&format!("/allocations/{vm}")).send().await.expect(200);
+    assert_eq!(r.body["allocations"][&gpu]["resources"], json!({"VGPU": 1}));
+    assert_eq!(r.body["allocations"][&cn]["resources"], json!({"VCPU": 2}));
+    let r = c.get(&format!("/resource_providers/{gpu}/usages")).send().await.expect(200);
+    assert_eq!(r.body["usages"], json!({"VGPU": 1}));
+    let r = c.get(&format!("/resource_providers/{cn}/inventories")).send().await.expect(200);
+    assert!(r.body["inventories"].get("VGPU").is_none());
+    let r = c.candidates("resources=VCPU:1&resources1=VGPU:1&group_policy=none").await;
+    assert_eq!(r["allocation_requests"][0]["allocations"][&gpu]["resources"]["VGPU"], 1);
 }

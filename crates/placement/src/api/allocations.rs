@@ -101,7 +101,7 @@ fn id_field(m: &Map<String, Value>, field: &str) -> ApiResult<String> {
 }
 
 /// One consumer's part of a PUT or POST body at microversion `v`.
-fn consumer_write(
+pub fn consumer_write(
     consumer: String,
     m: &Map<String, Value>,
     v: Version,
@@ -195,12 +195,7 @@ async fn post_many(
     v: Version,
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
-    if !v.at_least(1, 13) {
-        return Err(ApiError::new(
-            StatusCode::METHOD_NOT_ALLOWED,
-            "The method is not allowed for this resource.",
-        ));
-    }
+    super::since(v, 1, 13)?;
     s.can(&ctx, "placement:allocations:manage")?;
     let body = object(body)?;
     if body.is_empty() {

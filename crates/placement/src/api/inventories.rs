@@ -49,7 +49,7 @@ fn render_one(generation: i64, i: &Inventory) -> Value {
 }
 
 /// One inventory record from a body, with placement's defaults.
-fn read_inventory(
+pub fn read_inventory(
     rc: &str,
     m: &Map<String, Value>,
     extra: &[&str],
@@ -89,7 +89,7 @@ fn read_inventory(
 }
 
 /// Capacity must be positive (from 1.26: not negative, so reserved may equal total).
-fn check_capacity(uuid: &str, i: &Inventory, v: Version, action: &str) -> ApiResult<()> {
+pub fn check_capacity(uuid: &str, i: &Inventory, v: Version, action: &str) -> ApiResult<()> {
     let capacity = i.capacity();
     let bad = if v.at_least(1, 26) { capacity < 0 } else { capacity <= 0 };
     if bad {

@@ -6,6 +6,7 @@ mod aggregates;
 mod allocation_candidates;
 mod allocations;
 mod inventories;
+mod reshaper;
 mod resource_classes;
 mod resource_providers;
 mod root;
@@ -51,6 +52,7 @@ pub fn router(service: Arc<PlacementService>, resolver: SharedResolver) -> Route
         .merge(allocations::routes())
         .merge(allocation_candidates::routes())
         .merge(usages::routes())
+        .merge(reshaper::routes())
         .with_state(service)
         .layer(Extension(resolver))
         .layer(axum::middleware::from_fn(cache_headers))

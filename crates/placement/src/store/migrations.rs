@@ -4,14 +4,17 @@
 //! custom ones have rows). `inventories.used` is the sum of the allocations against the
 //! inventory, written in the same transaction as they are. `placement_state.version` is bumped
 //! first thing in every write transaction: it orders writers (across processes, too) and tells
-//! readers whether their in-memory view is current.
+//! readers whether their in-memory view is current; `placement_changes` lists what each version
+//! touched (a provider uuid, `*` for the custom classes and traits, `-` for nothing), so that a
+//! view behind by a few writes of another process catches up without reading everything.
 
 use stratus_core::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "placement",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "placement",
+        sql: r#"
 CREATE TABLE resource_providers (
     uuid VARCHAR(36) PRIMARY KEY,
     name VARCHAR(200) NOT NULL,
@@ -85,4 +88,16 @@ CREATE TABLE placement_state (
 );
 INSERT INTO placement_state (id, version) VALUES (1, 0)
 "#,
-}];
+    },
+    Migration {
+        version: 2,
+        name: "placement change log",
+        sql: r#"
+CREATE TABLE placement_changes (
+    version BIGINT NOT NULL,
+    provider_uuid VARCHAR(36) NOT NULL,
+    PRIMARY KEY (version, provider_uuid)
+)
+"#,
+    },
+];

@@ -39,6 +39,29 @@ fn marks(n: usize) -> String {
     vec!["?"; n.max(1)].join(", ")
 }
 
+/// The rows of `select` (`SELECT … FROM table`), only those with `col IN (values)` when
+/// `values` is given (none for an empty list), in `order` (`ORDER BY …` or empty).
+async fn select_in(
+    c: &mut Conn,
+    select: &str,
+    col: &str,
+    values: Option<&[String]>,
+    order: &str,
+) -> Result<Vec<AnyRow>> {
+    match values {
+        None => sqlx::query(&format!("{select} {order}")).fetch_all(&mut *c).await,
+        Some([]) => Ok(vec![]),
+        Some(values) => {
+            let sql = format!("{select} WHERE {col} IN ({}) {order}", marks(values.len()));
+            let mut q = sqlx::query(&sql);
+            for v in values {
+                q = q.bind(v);
+            }
+            q.fetch_all(&mut *c).await
+        }
+    }
+}
+
 fn float(row: &AnyRow, col: &str) -> f64 {
     row.try_get::<f64, _>(col).or_else(|_| row.try_get::<i64, _>(col).map(|v| v as f64)).unwrap_or(1.0)
 }
@@ -86,6 +109,37 @@ pub async fn state_version(c: &mut Conn) -> Result<i64> {
     Ok(int(&row, "version"))
 }
 
+/// Records what the write at `version` touched (see the migrations), and forgets entries
+/// far behind.
+pub async fn record_changes(c: &mut Conn, version: i64, touched: &[String]) -> Result<()> {
+    for t in touched {
+        sqlx::query("INSERT INTO placement_changes (version, provider_uuid) VALUES (?, ?)")
+            .bind(version)
+            .bind(t)
+            .execute(&mut *c)
+            .await?;
+    }
+    if version % 100 == 0 {
+        sqlx::query("DELETE FROM placement_changes WHERE version < ?")
+            .bind(version - 1000)
+            .execute(&mut *c)
+            .await?;
+    }
+    Ok(())
+}
+
+/// `(version, touched)` of the writes after `after`, up to `upto`.
+pub async fn changes(c: &mut Conn, after: i64, upto: i64) -> Result<Vec<(i64, String)>> {
+    let rows = sqlx::query(
+        "SELECT version, provider_uuid FROM placement_changes WHERE version > ? AND version <= ? ORDER BY version",
+    )
+    .bind(after)
+    .bind(upto)
+    .fetch_all(&mut *c)
+    .await?;
+    Ok(rows.iter().map(|r| (int(r, "version"), text(r, "provider_uuid").unwrap_or_default())).collect())
+}
+
 // ---- providers ----
 
 pub async fn get_provider(c: &mut Conn, uuid: &str) -> Result<Option<Provider>> {
@@ -106,24 +160,8 @@ pub async fn provider_by_name(c: &mut Conn, name: &str) -> Result<Option<Provide
 
 /// Providers by uuid; `None` means all of them. In creation order.
 pub async fn providers(c: &mut Conn, uuids: Option<&[String]>) -> Result<Vec<Provider>> {
-    let rows = match uuids {
-        None => {
-            sqlx::query(&format!("SELECT {PROVIDER_COLS} FROM resource_providers ORDER BY created_at, uuid"))
-                .fetch_all(&mut *c)
-                .await?
-        }
-        Some(uuids) => {
-            let sql = format!(
-                "SELECT {PROVIDER_COLS} FROM resource_providers WHERE uuid IN ({}) ORDER BY created_at, uuid",
-                marks(uuids.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for u in uuids {
-                q = q.bind(u);
-            }
-            q.fetch_all(&mut *c).await?
-        }
-    };
+    let select = format!("SELECT {PROVIDER_COLS} FROM resource_providers");
+    let rows = select_in(c, &select, "uuid", uuids, "ORDER BY created_at, uuid").await?;
     Ok(rows.iter().map(provider_row).collect())
 }
 
@@ -251,20 +289,8 @@ pub async fn inventories(c: &mut Conn, uuid: &str) -> Result<Vec<Inventory>> {
 
 /// `(provider uuid, inventory)` of the given providers, or of all.
 pub async fn inventories_of(c: &mut Conn, uuids: Option<&[String]>) -> Result<Vec<(String, Inventory)>> {
-    let rows = match uuids {
-        None => sqlx::query(&format!("SELECT {INVENTORY_COLS} FROM inventories")).fetch_all(&mut *c).await?,
-        Some(uuids) => {
-            let sql = format!(
-                "SELECT {INVENTORY_COLS} FROM inventories WHERE provider_uuid IN ({})",
-                marks(uuids.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for u in uuids {
-                q = q.bind(u);
-            }
-            q.fetch_all(&mut *c).await?
-        }
-    };
+    let select = format!("SELECT {INVENTORY_COLS} FROM inventories");
+    let rows = select_in(c, &select, "provider_uuid", uuids, "").await?;
     Ok(rows.iter().map(|r| (text(r, "provider_uuid").unwrap_or_default(), inventory_row(r))).collect())
 }
 
@@ -420,24 +446,8 @@ async fn links(
     col: &str,
     uuids: Option<&[String]>,
 ) -> Result<Vec<(String, String)>> {
-    let rows = match uuids {
-        None => {
-            sqlx::query(&format!("SELECT provider_uuid, {col} FROM {table} ORDER BY {col}"))
-                .fetch_all(&mut *c)
-                .await?
-        }
-        Some(uuids) => {
-            let sql = format!(
-                "SELECT provider_uuid, {col} FROM {table} WHERE provider_uuid IN ({}) ORDER BY {col}",
-                marks(uuids.len())
-            );
-            let mut q = sqlx::query(&sql);
-            for u in uuids {
-                q = q.bind(u);
-            }
-            q.fetch_all(&mut *c).await?
-        }
-    };
+    let select = format!("SELECT provider_uuid, {col} FROM {table}");
+    let rows = select_in(c, &select, "provider_uuid", uuids, &format!("ORDER BY {col}")).await?;
     Ok(rows
         .iter()
         .map(|r| (text(r, "provider_uuid").unwrap_or_default(), text(r, col).unwrap_or_default()))
@@ -496,15 +506,8 @@ fn consumer_row(row: &AnyRow) -> Consumer {
 }
 
 pub async fn consumers(c: &mut Conn, uuids: &[String]) -> Result<Vec<Consumer>> {
-    let sql = format!(
-        "SELECT uuid, project_id, user_id, consumer_type, generation FROM consumers WHERE uuid IN ({})",
-        marks(uuids.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for u in uuids {
-        q = q.bind(u);
-    }
-    Ok(q.fetch_all(&mut *c).await?.iter().map(consumer_row).collect())
+    let select = "SELECT uuid, project_id, user_id, consumer_type, generation FROM consumers";
+    Ok(select_in(c, select, "uuid", Some(uuids), "").await?.iter().map(consumer_row).collect())
 }
 
 pub async fn insert_consumer(c: &mut Conn, k: &Consumer) -> Result<()> {
@@ -567,16 +570,13 @@ fn allocation_row(r: &AnyRow) -> AllocationRow {
 }
 
 pub async fn allocations_of_consumers(c: &mut Conn, consumers: &[String]) -> Result<Vec<AllocationRow>> {
-    let sql = format!(
-        "SELECT consumer_uuid, provider_uuid, resource_class, used FROM allocations WHERE consumer_uuid IN ({}) \
-         ORDER BY consumer_uuid, provider_uuid, resource_class",
-        marks(consumers.len())
-    );
-    let mut q = sqlx::query(&sql);
-    for u in consumers {
-        q = q.bind(u);
-    }
-    Ok(q.fetch_all(&mut *c).await?.iter().map(allocation_row).collect())
+    let select = "SELECT consumer_uuid, provider_uuid, resource_class, used FROM allocations";
+    let order = "ORDER BY consumer_uuid, provider_uuid, resource_class";
+    Ok(select_in(c, select, "consumer_uuid", Some(consumers), order)
+        .await?
+        .iter()
+        .map(allocation_row)
+        .collect())
 }
 
 pub async fn allocations_of_provider(c: &mut Conn, provider: &str) -> Result<Vec<AllocationRow>> {

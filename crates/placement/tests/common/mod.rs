@@ -66,6 +66,30 @@ impl TokenResolver for TestResolver {
     }
 }
 
+/// With `STRATUS_TEST_MYSQL_URL` (`mysql://user:password@host:3306/`) the tests run on a
+/// fresh MariaDB database each (dropped afterwards) instead of SQLite.
+fn mysql_database() -> Option<(String, String)> {
+    let base = std::env::var("STRATUS_TEST_MYSQL_URL").ok().filter(|u| !u.is_empty())?;
+    let name = format!("stratus_placement_it_{}", &uuid::Uuid::new_v4().simple().to_string()[..12]);
+    Some((format!("{}/{name}", base.trim_end_matches('/')), name))
+}
+
+fn drop_mysql_database(url: String, name: String) {
+    // Drop runs outside async code: a thread with its own runtime.
+    let _ = std::thread::spawn(move || {
+        let rt = tokio::runtime::Builder::new_current_thread().enable_all().build().expect("runtime");
+        rt.block_on(async move {
+            sqlx::any::install_default_drivers();
+            let server = url.trim_end_matches(&name).to_string();
+            if let Ok(pool) = sqlx::AnyPool::connect(&server).await {
+                let _ = sqlx::query(&format!("DROP DATABASE IF EXISTS `{name}`")).execute(&pool).await;
+                pool.close().await;
+            }
+        })
+    })
+    .join();
+}
+
 pub struct TempDir(PathBuf);
 
 impl TempDir {
@@ -85,16 +109,21 @@ impl Drop for TempDir {
 
 /// A running placement service. Stops (and forgets its data) when dropped.
 pub struct Cloud {
+    pub config: Config,
     pub addr: SocketAddr,
     pub service: Arc<PlacementService>,
     pub http: reqwest::Client,
     trigger: ShutdownTrigger,
+    mysql: Option<(String, String)>,
     _dir: TempDir,
 }
 
 impl Drop for Cloud {
     fn drop(&mut self) {
         self.trigger.fire();
+        if let Some((url, name)) = self.mysql.take() {
+            drop_mysql_database(url, name);
+        }
     }
 }
 
@@ -103,7 +132,11 @@ impl Cloud {
         let dir = TempDir::new();
         let mut config = Config { data_dir: dir.0.clone(), ..Config::default() };
         config.placement.listen = "127.0.0.1:0".into();
-        let service = PlacementService::open(config).await.expect("opening placement");
+        let mysql = mysql_database();
+        if let Some((url, _)) = &mysql {
+            config.placement.database_url = url.clone();
+        }
+        let service = PlacementService::open(config.clone()).await.expect("opening placement");
         let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding");
         let addr = listener.local_addr().expect("address");
         let (trigger, shutdown) = ShutdownTrigger::new();
@@ -111,7 +144,25 @@ impl Cloud {
         let router = stratus_placement::api::router(service.clone(), resolver);
         tokio::spawn(stratus_core::http::serve("placement", listener, router, shutdown));
         let http = reqwest::Client::builder().pool_max_idle_per_host(64).build().expect("client");
-        Cloud { addr, service, http, trigger, _dir: dir }
+        Cloud { config, addr, service, http, trigger, mysql, _dir: dir }
+    }
+
+    /// A second placement service on the same database, as another process would run it:
+    /// (its address, the trigger that stops it).
+    pub async fn second(&self) -> (SocketAddr, Arc<PlacementService>, ShutdownTrigger) {
+        let service = PlacementService::open(self.config.clone()).await.expect("opening placement again");
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("binding");
+        let addr = listener.local_addr().expect("address");
+        let (trigger, shutdown) = ShutdownTrigger::new();
+        let router = stratus_placement::api::router(service.clone(), Arc::new(TestResolver));
+        tokio::spawn(stratus_core::http::serve("placement", listener, router, shutdown));
+        (addr, service, trigger)
+    }
+
+    /// The same request sent to another address.
+    pub fn to(&self, addr: SocketAddr, req: Req) -> Req {
+        let path = req.url.trim_start_matches(&self.url()).to_string();
+        Req { url: format!("http://{addr}{path}"), ..req }
     }
 
     pub fn url(&self) -> String {
