@@ -378,6 +378,18 @@ impl Config {
             .unwrap_or_else(|| "localhost".into())
     }
 
+    /// Base URL a service of this process reaches another one at: the listen address, with
+    /// a wildcard host replaced by loopback.
+    pub fn local_url(&self, listen: &str) -> String {
+        let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "80"));
+        let host = match host {
+            "0.0.0.0" | "" => "127.0.0.1",
+            "[::]" | "::" => "[::1]",
+            h => h,
+        };
+        format!("http://{host}:{port}")
+    }
+
     /// Base URL clients use for a service on `port`.
     pub fn public_url(&self, listen: &str) -> String {
         let port = listen.rsplit(':').next().unwrap_or("80");

@@ -1,5 +1,6 @@
 //! `stratus`: one binary for the whole cloud.
 
+mod compute;
 mod credentials;
 mod services;
 
@@ -26,9 +27,15 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Bootstrap on first run, then serve every service in this process.
-    Up,
+    Up {
+        #[command(flatten)]
+        hosts: FakeHosts,
+    },
     /// Serve every service without bootstrapping (the data dir must be bootstrapped).
-    Serve,
+    Serve {
+        #[command(flatten)]
+        hosts: FakeHosts,
+    },
     /// Create the default domain, admin user, roles, region and catalog (idempotent).
     Bootstrap {
         /// The admin password; generated and stored 0600 in the data dir when not given.
@@ -40,6 +47,21 @@ enum Command {
         #[command(subcommand)]
         action: FernetAction,
     },
+}
+
+#[derive(clap::Args)]
+struct FakeHosts {
+    /// Simulated compute hosts to run in-process (`compute_agent.fake_hosts`).
+    #[arg(long)]
+    fake_hosts: Option<u32>,
+}
+
+impl FakeHosts {
+    fn apply(&self, config: &mut Config) {
+        if let Some(n) = self.fake_hosts {
+            config.compute_agent.fake_hosts = n;
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -71,14 +93,17 @@ fn init_logging(config: &Config) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = load_config(&cli)?;
+    let mut config = load_config(&cli)?;
+    if let Command::Up { hosts } | Command::Serve { hosts } = &cli.command {
+        hosts.apply(&mut config);
+    }
     init_logging(&config);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Up => services::up(config, true).await,
-            Command::Serve => services::up(config, false).await,
+            Command::Up { .. } => services::up(config, true).await,
+            Command::Serve { .. } => services::up(config, false).await,
             Command::Bootstrap { password } => services::bootstrap(config, password).await.map(|_| ()),
             Command::Fernet { action } => fernet(config, action),
         }
