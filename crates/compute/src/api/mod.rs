@@ -9,6 +9,7 @@ mod hypervisors;
 mod instance_actions;
 mod keypairs;
 mod limits;
+mod migrations;
 mod quotas;
 mod server_actions;
 mod server_groups;
@@ -50,6 +51,7 @@ pub fn router(service: Arc<ComputeService>, resolver: SharedResolver) -> Router 
         .merge(aggregates::routes())
         .merge(quotas::routes())
         .merge(limits::routes())
+        .merge(migrations::routes())
         .merge(server_groups::routes())
         .merge(versions::v21_routes())
         .layer(axum::middleware::from_fn_with_state(VERSIONS, microversion::layer));

@@ -338,16 +338,34 @@ impl Scheduler {
             "MEMORY_MB" => "MB",
             _ => "GB",
         };
+        let name = |rc: &str| match rc {
+            "MEMORY_MB" => "RAM".to_string(),
+            "VCPU" => "vCPU".to_string(),
+            "DISK_GB" => "disk".to_string(),
+            other => other.to_string(),
+        };
         let mut out = Vec::new();
         for (rc, amount) in &need {
+            let physical = |h: &HostState| match rc.as_str() {
+                "VCPU" => h.vcpus,
+                "MEMORY_MB" => h.memory_mb,
+                _ => h.local_gb,
+            };
+            // Placement's max_unit is a host's physical size: no overcommit makes one server
+            // bigger than its host.
+            let largest = hosts.values().map(|i| physical(&i.state)).max().unwrap_or(0);
+            if (*amount as i64) > largest {
+                out.push(format!(
+                    "{}: need {amount} {u}, the largest host has {largest} {u} (a server cannot be bigger than its host)",
+                    name(rc),
+                    u = unit(rc)
+                ));
+                continue;
+            }
             let mut best: Option<(i64, &str)> = None;
             for info in hosts.values() {
                 let h = &info.state;
-                let total = match rc.as_str() {
-                    "VCPU" => h.vcpus,
-                    "MEMORY_MB" => h.memory_mb,
-                    _ => h.local_gb,
-                };
+                let total = physical(h);
                 let u = used.get(&h.host).map(|u| match rc.as_str() {
                     "VCPU" => u.0,
                     "MEMORY_MB" => u.1,
@@ -360,14 +378,9 @@ impl Scheduler {
             }
             if let Some((free, host)) = best {
                 if free < *amount as i64 {
-                    let name = match rc.as_str() {
-                        "MEMORY_MB" => "RAM",
-                        "VCPU" => "vCPU",
-                        "DISK_GB" => "disk",
-                        other => other,
-                    };
                     out.push(format!(
-                        "{name}: need {amount} {u}, largest free {f} {u} on {host}",
+                        "{}: need {amount} {u}, largest free {f} {u} on {host}",
+                        name(rc),
                         u = unit(rc),
                         f = free.max(0)
                     ));

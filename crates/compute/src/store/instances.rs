@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
+use sqlx::Row;
 use stratus_core::db::{int, text, time_string};
 use stratus_core::error::{ApiError, ApiResult};
 
@@ -641,6 +642,66 @@ impl Store {
         Ok(())
     }
 
+    /// Migrations for `GET /os-migrations`, newest first, with the flavors' numeric ids.
+    pub async fn list_migrations(&self, f: &MigrationFilter) -> ApiResult<Vec<MigrationRow>> {
+        let mut sql = String::from(
+            "SELECT m.id, m.uuid, m.instance_uuid, m.migration_type, m.source_compute, m.dest_compute, \
+             m.old_flavor_id, m.new_flavor_id, m.status, m.user_id, m.project_id, m.created_at, m.updated_at, \
+             fo.id AS old_type, fw.id AS new_type FROM migrations m \
+             LEFT JOIN flavors fo ON fo.flavorid = m.old_flavor_id \
+             LEFT JOIN flavors fw ON fw.flavorid = m.new_flavor_id WHERE 1 = 1",
+        );
+        let mut binds: Vec<String> = Vec::new();
+        let mut eq = |col: &str, v: &Option<String>| {
+            if let Some(v) = v {
+                sql.push_str(&format!(" AND m.{col} = ?"));
+                binds.push(v.clone());
+            }
+        };
+        eq("instance_uuid", &f.instance_uuid);
+        eq("status", &f.status);
+        eq("migration_type", &f.migration_type);
+        eq("source_compute", &f.source_compute);
+        eq("user_id", &f.user_id);
+        eq("project_id", &f.project_id);
+        if let Some(h) = &f.host {
+            sql.push_str(" AND (m.source_compute = ? OR m.dest_compute = ?)");
+            binds.push(h.clone());
+            binds.push(h.clone());
+        }
+        sql.push_str(" ORDER BY m.created_at DESC, m.id DESC");
+        if let Some(limit) = f.limit {
+            sql.push_str(&format!(" LIMIT {limit}"));
+        }
+        let mut q = sqlx::query(&sql);
+        for b in &binds {
+            q = q.bind(b);
+        }
+        let rows = q.fetch_all(self.db().pool()).await?;
+        Ok(rows
+            .iter()
+            .map(|r| MigrationRow {
+                id: int(r, "id"),
+                migration: Migration {
+                    uuid: text(r, "uuid").unwrap_or_default(),
+                    instance_uuid: text(r, "instance_uuid").unwrap_or_default(),
+                    migration_type: text(r, "migration_type").unwrap_or_default(),
+                    source_compute: text(r, "source_compute"),
+                    dest_compute: text(r, "dest_compute"),
+                    old_flavor_id: text(r, "old_flavor_id"),
+                    new_flavor_id: text(r, "new_flavor_id"),
+                    status: text(r, "status").unwrap_or_default(),
+                    user_id: text(r, "user_id"),
+                    project_id: text(r, "project_id"),
+                },
+                old_type_id: r.try_get::<Option<i64>, _>("old_type").ok().flatten(),
+                new_type_id: r.try_get::<Option<i64>, _>("new_type").ok().flatten(),
+                created_at: time(r, "created_at"),
+                updated_at: time(r, "updated_at"),
+            })
+            .collect())
+    }
+
     /// The migration of an instance in a given status (e.g. the `finished` one to confirm).
     pub async fn migration_in(&self, instance_uuid: &str, status: &str) -> ApiResult<Option<Migration>> {
         let row = sqlx::query(
@@ -706,6 +767,31 @@ pub struct ActionEvent {
     pub details: Option<String>,
     pub start_time: DateTime<Utc>,
     pub finish_time: Option<DateTime<Utc>>,
+}
+
+/// What `GET /os-migrations` filters on.
+#[derive(Debug, Clone, Default)]
+pub struct MigrationFilter {
+    pub instance_uuid: Option<String>,
+    pub status: Option<String>,
+    pub migration_type: Option<String>,
+    pub source_compute: Option<String>,
+    /// Source or destination.
+    pub host: Option<String>,
+    pub user_id: Option<String>,
+    pub project_id: Option<String>,
+    pub limit: Option<u32>,
+}
+
+/// A migration as listed: its row id, the flavors' numeric ids, its times.
+#[derive(Debug, Clone)]
+pub struct MigrationRow {
+    pub id: i64,
+    pub migration: Migration,
+    pub old_type_id: Option<i64>,
+    pub new_type_id: Option<i64>,
+    pub created_at: DateTime<Utc>,
+    pub updated_at: DateTime<Utc>,
 }
 
 #[derive(Debug, Clone)]
