@@ -12,7 +12,7 @@ use stratus_identity::Identity;
 use stratus_image::ImageService;
 use stratus_placement::PlacementService;
 
-use stratus_core::bus::{LocalBus, SharedBus};
+use stratus_core::bus::SharedBus;
 
 use crate::{compute, credentials};
 
@@ -105,7 +105,7 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     let image = ImageService::open(config.clone()).await.context("opening the image service")?;
     let placement = PlacementService::open(config.clone()).await.context("opening the placement service")?;
     let resolver: SharedResolver = Arc::new(LocalResolver(identity.clone()));
-    let bus: SharedBus = LocalBus::new();
+    let bus: SharedBus = compute::connect_bus(&config).await?;
     let service_auth = compute::service_auth(&identity, &config).await?;
     let compute = compute::open(&config, bus.clone(), service_auth.clone()).await?;
 
@@ -160,7 +160,7 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {

@@ -62,7 +62,8 @@ async fn list(
     service.authorize(&ctx, "os_compute_api:os-migrations:index", &own)?;
     let all_projects =
         service.policy.enforce("os_compute_api:os-migrations:index:all_projects", &ctx.credentials(), &own);
-    let show_hosts = service.policy.enforce("os_compute_api:os-migrations:index:host", &ctx.credentials(), &own);
+    let show_hosts =
+        service.policy.enforce("os_compute_api:os-migrations:index:host", &ctx.credentials(), &own);
     let get = |k: &str| q.iter().find(|(key, _)| key == k).map(|(_, v)| v.clone());
     let limit = match get("limit") {
         Some(l) => Some(l.parse::<u32>().map_err(|_| ApiError::bad_request(format!("Invalid limit: {l}")))?),

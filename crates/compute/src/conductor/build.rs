@@ -13,6 +13,9 @@ use crate::scheduler::{RequestSpec, SchedulingError};
 use crate::store::InstanceUpdate;
 use crate::ComputeService;
 
+/// The instance-action event around each scheduling decision (as nova's scheduler records).
+pub const SELECT_EVENT: &str = "scheduler_select_destinations";
+
 pub struct BuildRequest {
     pub instance: Instance,
     pub spec: RequestSpec,
@@ -43,7 +46,12 @@ impl ComputeService {
         let mut tried = 0usize;
         let mut last_error = String::new();
         while tried < attempts {
-            let decision = match self.scheduler.select(&spec).await {
+            // Its own event, so `server event show` (and the benchmark) sees the decision time.
+            let _ = self.store.start_event(&action_id, SELECT_EVENT, None).await;
+            let selected = self.scheduler.select(&spec).await;
+            let outcome = selected.as_ref().err().map(|e| e.to_string());
+            let _ = self.store.finish_event(&action_id, SELECT_EVENT, outcome.as_deref()).await;
+            let decision = match selected {
                 Ok(d) => d,
                 Err(SchedulingError::NoValidHost(msg)) => {
                     let msg = if tried > 0 {

@@ -107,13 +107,16 @@ pub struct Scheduler {
     service_down_time: u64,
     store: Store,
     placement: PlacementClient,
-    cache: RwLock<Option<(Instant, Arc<HashMap<String, HostInfo>>)>>,
+    cache: RwLock<Option<(Instant, HostFacts)>>,
 }
 
 /// How long host facts are trusted before a reload; writes that change them invalidate.
 const HOST_CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// Timing of the last decisions, for the benchmark.
+/// The host facts of one load, shared by the decisions that use it.
+type HostFacts = Arc<HashMap<String, HostInfo>>;
+
+/// One decision: the hosts chosen (best first) and where the time went.
 pub struct Decision {
     pub selections: Vec<Selection>,
     pub placement_time: Duration,

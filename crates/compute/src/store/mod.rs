@@ -13,7 +13,10 @@ mod services;
 
 pub use aggregates::Aggregate;
 pub use flavors::{FlavorFilter, FLAVOR_SORT_KEYS};
-pub use instances::{ActionEvent, Expect, InstanceAction, InstanceFilter, InstanceUpdate, Migration, MigrationFilter, MigrationRow};
+pub use instances::{
+    ActionEvent, Expect, InstanceAction, InstanceFilter, InstanceUpdate, Migration, MigrationFilter,
+    MigrationRow,
+};
 
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
