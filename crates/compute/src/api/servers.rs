@@ -825,7 +825,19 @@ pub(crate) async fn render_one(
     i: &Instance,
 ) -> ApiResult<Value> {
     let admin = service.is_admin(ctx);
-    let host_up = if admin { Some(service.host_liveness().await?) } else { None };
+    // One server: the liveness of its own host only (not every service's).
+    let host_up = match (&i.host, admin) {
+        (Some(host), true) => {
+            let up = service
+                .store
+                .service_by_host(host, "nova-compute")
+                .await?
+                .map(|s| s.is_up(Utc::now(), service.config.compute.service_down_time));
+            Some(up.map(|up| std::collections::HashMap::from([(host.clone(), up)])).unwrap_or_default())
+        }
+        (None, true) => Some(Default::default()),
+        (_, false) => None,
+    };
     let faults = service.store.latest_faults(std::slice::from_ref(&i.uuid)).await?;
     let view = View { base, version, admin, host_up: host_up.as_ref() };
     Ok(json!({"server": view.detail(i, faults.get(&i.uuid))}))

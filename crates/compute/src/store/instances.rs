@@ -401,17 +401,22 @@ impl Store {
 
     /// What a project's live servers use, for quotas.
     pub async fn instance_usage(&self, project_id: &str) -> ApiResult<Usage> {
-        let rows = sqlx::query("SELECT vcpus, memory_mb FROM instances WHERE project_id = ? AND deleted = 0")
-            .bind(project_id)
-            .fetch_all(self.db().pool())
-            .await?;
-        let mut u = Usage { instances: 0, cores: 0, ram: 0 };
-        for r in &rows {
-            u.instances += 1;
-            u.cores += int(r, "vcpus");
-            u.ram += int(r, "memory_mb");
-        }
-        Ok(u)
+        // Summed by the database; the sums come back as text because MariaDB's SUM is a
+        // DECIMAL, which the portable row readers do not decode.
+        let row = sqlx::query(
+            "SELECT CAST(COUNT(*) AS CHAR) AS n, CAST(COALESCE(SUM(vcpus), 0) AS CHAR) AS cores, \
+             CAST(COALESCE(SUM(memory_mb), 0) AS CHAR) AS ram FROM instances WHERE project_id = ? AND deleted = 0",
+        )
+        .bind(project_id)
+        .fetch_one(self.db().pool())
+        .await?;
+        let number = |col: &str| -> ApiResult<i64> {
+            let t = text(&row, col).unwrap_or_default();
+            t.trim()
+                .parse::<i64>()
+                .map_err(|_| ApiError::internal(format!("instance usage: {col} is not a number: {t:?}")))
+        };
+        Ok(Usage { instances: number("n")?, cores: number("cores")?, ram: number("ram")? })
     }
 
     /// Live instances on a host (for the power-state sync and host-level views).
