@@ -5,7 +5,8 @@
 #      drives it with the real `openstack` CLI, once on SQLite and once on MariaDB.
 # Installs the Python clients into .venv on first use. MariaDB: set STRATUS_TEST_MYSQL_URL
 # (mysql://user:password@host:3306/), or run as root with mariadb-server installed and this
-# script starts it; without either, the MariaDB runs are reported as skipped.
+# script starts it; without either, the MariaDB runs are reported as skipped. RabbitMQ likewise:
+# STRATUS_TEST_AMQP_URL, or rabbitmq-server installed and run as root (the multi-node tests).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -29,6 +30,17 @@ if [ -z "${STRATUS_TEST_MYSQL_URL:-}" ] && [ "$(id -u)" = 0 ] && command -v mari
     mysql -u root -e "CREATE USER IF NOT EXISTS 'stratus_test'@'127.0.0.1' IDENTIFIED BY 'stratus_test';
                       GRANT ALL PRIVILEGES ON *.* TO 'stratus_test'@'127.0.0.1'; FLUSH PRIVILEGES;"
     export STRATUS_TEST_MYSQL_URL="mysql://stratus_test:stratus_test@127.0.0.1:3306/"
+fi
+
+if [ -z "${STRATUS_TEST_AMQP_URL:-}" ] && [ "$(id -u)" = 0 ] && command -v rabbitmq-server >/dev/null 2>&1; then
+    if ! rabbitmqctl -q status >/dev/null 2>&1; then
+        echo "== starting RabbitMQ"
+        service rabbitmq-server start >/dev/null 2>&1 || (rabbitmq-server -detached >/dev/null 2>&1 || true)
+        timeout 120 rabbitmqctl -q await_startup >/dev/null 2>&1 || true
+    fi
+    if rabbitmqctl -q status >/dev/null 2>&1; then
+        export STRATUS_TEST_AMQP_URL="amqp://guest:guest@127.0.0.1:5672/"
+    fi
 fi
 
 echo "== end-to-end tests (real openstack CLI against stratus up)"

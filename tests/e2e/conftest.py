@@ -3,6 +3,7 @@
 The cloud runs once per backend: SQLite always, MariaDB when STRATUS_TEST_MYSQL_URL names a
 server (`mysql://user:password@127.0.0.1:3306/`; the test creates its own database there).
 """
+import contextlib
 import json
 import os
 import random
@@ -81,12 +82,13 @@ def read_openrc(path):
 class Cloud:
     """A running Stratus and the admin credentials it wrote."""
 
-    def __init__(self, backend, mysql_url=None):
+    def __init__(self, backend, mysql_url=None, extra_env=None):
         self.backend = backend
         self.data_dir = tempfile.mkdtemp(prefix="stratus-e2e-")
         self.port = free_port()
         self.image_port = free_port()
         self.placement_port = free_port()
+        self.compute_port = free_port()
         self.env = dict(os.environ)
         for k in list(self.env):
             if k.startswith("OS_"):
@@ -96,6 +98,7 @@ class Cloud:
             "STRATUS_IDENTITY_LISTEN": f"127.0.0.1:{self.port}",
             "STRATUS_IMAGE_LISTEN": f"127.0.0.1:{self.image_port}",
             "STRATUS_PLACEMENT_LISTEN": f"127.0.0.1:{self.placement_port}",
+            "STRATUS_COMPUTE_LISTEN": f"127.0.0.1:{self.compute_port}",
             "STRATUS_PUBLIC_HOST": "127.0.0.1",
             # A lower bcrypt cost keeps the suite quick; the hashing path is the same.
             "STRATUS_IDENTITY_PASSWORD_HASH_ROUNDS": "6",
@@ -106,6 +109,8 @@ class Cloud:
             self.env["STRATUS_IDENTITY_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name
             self.env["STRATUS_IMAGE_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name + "_image"
             self.env["STRATUS_PLACEMENT_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name + "_placement"
+            self.env["STRATUS_COMPUTE_DATABASE_URL"] = mysql_url.rstrip("/") + "/" + self.db_name + "_compute"
+        self.env.update(extra_env or {})
         self.mysql_url = mysql_url
         self.proc = None
         self.log_path = os.path.join(self.data_dir, "stratus.log")
@@ -122,6 +127,7 @@ class Cloud:
         wait_port(self.port, self.proc)
         wait_port(self.image_port, self.proc)
         wait_port(self.placement_port, self.proc)
+        wait_port(self.compute_port, self.proc)
         self.startup_seconds = time.time() - started
         self.admin = read_openrc(os.path.join(self.data_dir, "admin-openrc.sh"))
 
@@ -196,14 +202,21 @@ def backends():
     return ["sqlite", mariadb]
 
 
-@pytest.fixture(scope="module", params=backends())
-def cloud(request):
+@contextlib.contextmanager
+def running_cloud(backend, extra_env=None):
+    """A started Cloud on `backend` (sqlite or mariadb), cleaned up on exit."""
     if not os.path.exists(STRATUS):
         pytest.fail(f"no stratus binary at {STRATUS}: run cargo build first")
-    mysql_url = os.environ.get("STRATUS_TEST_MYSQL_URL") if request.param == "mariadb" else None
-    c = Cloud(request.param, mysql_url)
+    mysql_url = os.environ.get("STRATUS_TEST_MYSQL_URL") if backend == "mariadb" else None
+    c = Cloud(backend, mysql_url, extra_env)
     try:
         c.start()
         yield c
     finally:
         c.cleanup()
+
+
+@pytest.fixture(scope="module", params=backends())
+def cloud(request):
+    with running_cloud(request.param) as c:
+        yield c

@@ -6,9 +6,12 @@
 //! - `stratus-bench identity`: first token, token validation and issue, project list.
 //! - `stratus-bench image`: 1 GiB upload and download (throughput, RSS while streaming) against
 //!   `dd` and `curl` on the same machine, and image list.
+//! - `stratus-bench compute`: the compute control plane with fake hosts: agents registering,
+//!   servers booted and deleted, scheduler decision time, placement allocation candidates.
 //!
 //! See BENCHMARKS.md at the repository root.
 
+mod compute;
 mod identity;
 mod image;
 mod load;
@@ -37,6 +40,9 @@ enum Command {
     Identity(identity::IdentityArgs),
     /// Start `stratus up`, upload and download a 1 GiB image (against dd and curl), list images.
     Image(image::ImageArgs),
+    /// Start `stratus up` with 1,000 fake hosts, boot and delete 2,000 servers, time the
+    /// scheduler and placement's allocation candidates.
+    Compute(compute::ComputeArgs),
 }
 
 /// How the server under test is started: options every benchmark has.
@@ -52,6 +58,9 @@ pub struct ServerArgs {
     /// The server's log level (STRATUS_LOG_LEVEL); the log goes to a file in the temp dir.
     #[arg(long, default_value = "info")]
     pub server_log_level: String,
+    /// Keep the server's temp data dir (databases, the server log) and print its path.
+    #[arg(long)]
+    pub keep: bool,
 }
 
 fn main() -> std::process::ExitCode {
@@ -69,6 +78,7 @@ fn main() -> std::process::ExitCode {
             match cli.command {
                 Command::Identity(args) => Box::pin(identity::identity(args)),
                 Command::Image(args) => Box::pin(image::image(args)),
+                Command::Compute(args) => Box::pin(compute::compute(args)),
             };
         tokio::select! {
             r = bench => r,
@@ -124,8 +134,23 @@ pub struct Ready {
 /// Spawns `stratus up` and polls `POST /v3/auth/tokens` until a token is issued, then waits
 /// for the image API to answer too.
 pub async fn start(binary: &Path, rounds: u32, args: &ServerArgs) -> anyhow::Result<Ready> {
-    let mut server =
-        Server::spawn(&Spawn { binary, hash_rounds: rounds, log_level: &args.server_log_level })?;
+    start_with(binary, rounds, args, &[]).await
+}
+
+/// `start` with more `STRATUS_*` settings for the server.
+pub async fn start_with(
+    binary: &Path,
+    rounds: u32,
+    args: &ServerArgs,
+    extra_env: &[(String, String)],
+) -> anyhow::Result<Ready> {
+    let mut server = Server::spawn(&Spawn {
+        binary,
+        hash_rounds: rounds,
+        log_level: &args.server_log_level,
+        extra_env,
+        keep_data_dir: args.keep,
+    })?;
     let client = load::client()?;
     let timeout = Duration::from_secs(args.startup_timeout);
     let mut last = String::from("no answer yet");

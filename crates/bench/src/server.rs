@@ -1,6 +1,6 @@
-//! One `stratus up` under test: a fresh temp data dir, free loopback ports (identity and image
-//! APIs), and a guard that always stops the process (SIGTERM by PID, SIGKILL if it hangs) and
-//! deletes the data dir.
+//! One `stratus up` under test: a fresh temp data dir, free loopback ports (identity, image,
+//! placement and compute APIs), and a guard that always stops the process (SIGTERM by PID,
+//! SIGKILL if it hangs) and deletes the data dir (unless asked to keep it).
 
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
@@ -20,15 +20,25 @@ pub struct Server {
     pub base_url: String,
     /// The image API, `http://127.0.0.1:PORT`.
     pub image_url: String,
+    /// The placement API, `http://127.0.0.1:PORT`.
+    pub placement_url: String,
+    /// The compute API's root, `http://127.0.0.1:PORT` (the API itself is under `/v2.1`).
+    pub compute_url: String,
     pub hash_rounds: u32,
     /// When `stratus up` was spawned.
     pub spawned_at: Instant,
+    /// Leave the data dir (databases, the server log) in place when stopping.
+    keep_data_dir: bool,
 }
 
 pub struct Spawn<'a> {
     pub binary: &'a Path,
     pub hash_rounds: u32,
     pub log_level: &'a str,
+    /// More settings of the server (`STRATUS_*` names), set after the bench's own.
+    pub extra_env: &'a [(String, String)],
+    /// Keep the data dir after stopping (its path is printed).
+    pub keep_data_dir: bool,
 }
 
 impl Server {
@@ -41,12 +51,17 @@ impl Server {
             data_dir,
             base_url: String::new(),
             image_url: String::new(),
+            placement_url: String::new(),
+            compute_url: String::new(),
             hash_rounds: opts.hash_rounds,
             spawned_at: Instant::now(),
+            keep_data_dir: opts.keep_data_dir,
         };
-        let (listen, image_listen) = free_ports()?;
+        let [listen, image_listen, placement_listen, compute_listen] = free_ports::<4>()?;
         server.base_url = format!("http://{listen}");
         server.image_url = format!("http://{image_listen}");
+        server.placement_url = format!("http://{placement_listen}");
+        server.compute_url = format!("http://{compute_listen}");
         let log = std::fs::File::create(server.log_path()).context("creating the server log")?;
         let mut cmd = Command::new(opts.binary);
         cmd.arg("up").stdin(Stdio::null()).stdout(log.try_clone()?).stderr(log);
@@ -59,12 +74,17 @@ impl Server {
         }
         cmd.env("STRATUS_DATA_DIR", &server.data_dir)
             .env("STRATUS_IDENTITY_LISTEN", &listen)
-            // Every service `stratus up` runs gets a loopback port (the image API would
-            // otherwise listen on 0.0.0.0:9292).
+            // Every service `stratus up` runs gets a loopback port (they would otherwise listen
+            // on 0.0.0.0:9292, :8778 and :8774).
             .env("STRATUS_IMAGE_LISTEN", &image_listen)
+            .env("STRATUS_PLACEMENT_LISTEN", &placement_listen)
+            .env("STRATUS_COMPUTE_LISTEN", &compute_listen)
             .env("STRATUS_PUBLIC_HOST", "127.0.0.1")
             .env("STRATUS_IDENTITY_PASSWORD_HASH_ROUNDS", opts.hash_rounds.to_string())
             .env("STRATUS_LOG_LEVEL", opts.log_level);
+        for (k, v) in opts.extra_env {
+            cmd.env(k, v);
+        }
         // Should this bench be killed outright, the server goes too. The signal follows the
         // thread that spawns: `run` spawns from the main thread, which lives until exit.
         unsafe {
@@ -108,8 +128,9 @@ impl Server {
         all[all.len().saturating_sub(lines)..].join("\n")
     }
 
-    /// SIGTERM, wait (SIGKILL after a grace period), delete the data dir. Idempotent. The exit
-    /// status, and how long after SIGTERM the server exited (None if it had already).
+    /// SIGTERM, wait (SIGKILL after a grace period), delete the data dir (or say where it was
+    /// kept). Idempotent. The exit status, and how long after SIGTERM the server exited (None if
+    /// it had already).
     pub fn stop(&mut self) -> Option<(ExitStatus, Option<Duration>)> {
         let status = self.child.take().and_then(|mut child| {
             // Only signal a child not yet reaped, so the PID cannot belong to anyone else.
@@ -133,7 +154,16 @@ impl Server {
                 }
             }
         });
-        if !self.data_dir.as_os_str().is_empty() && self.data_dir.exists() {
+        if self.keep_data_dir {
+            // Said once: only the first stop has a status.
+            if status.is_some() {
+                eprintln!(
+                    "kept the data dir {} (the server log: {})",
+                    self.data_dir.display(),
+                    self.log_path().display()
+                );
+            }
+        } else if !self.data_dir.as_os_str().is_empty() && self.data_dir.exists() {
             if let Err(e) = std::fs::remove_dir_all(&self.data_dir) {
                 eprintln!("could not delete {}: {e}", self.data_dir.display());
             }
@@ -165,11 +195,15 @@ fn make_temp_dir() -> anyhow::Result<PathBuf> {
     bail!("could not create a temp dir in {}", std::env::temp_dir().display())
 }
 
-/// Two distinct free loopback addresses (both listeners are held until both ports are known).
-fn free_ports() -> anyhow::Result<(String, String)> {
-    let a = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    let b = TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?;
-    Ok((a.local_addr()?.to_string(), b.local_addr()?.to_string()))
+/// N distinct free loopback addresses (every listener is held until all ports are known).
+fn free_ports<const N: usize>() -> anyhow::Result<[String; N]> {
+    let mut listeners = Vec::with_capacity(N);
+    for _ in 0..N {
+        listeners.push(TcpListener::bind("127.0.0.1:0").context("finding a free loopback port")?);
+    }
+    let addrs =
+        listeners.iter().map(|l| Ok(l.local_addr()?.to_string())).collect::<anyhow::Result<Vec<_>>>()?;
+    Ok(addrs.try_into().expect("N addresses"))
 }
 
 /// The admin password from `admin-openrc.sh`, once the server has written it (atomically).

@@ -223,6 +223,14 @@ pub struct ComputeAgentConfig {
     pub report_interval: u64,
     /// Seconds between power-state syncs with the hypervisor.
     pub sync_power_state_interval: u64,
+    /// For `stratus agent compute` on another host: the identity endpoint
+    /// (`http://controller:5000/v3`); empty means this node's identity.
+    pub auth_url: String,
+    /// The placement endpoint; empty means this node's placement.
+    pub placement_url: String,
+    /// The file holding the `nova` service user's password (the controller writes it to
+    /// `<data_dir>/nova-service-password`); empty means that path in this node's data dir.
+    pub password_file: String,
 }
 
 impl Default for ComputeAgentConfig {
@@ -239,6 +247,9 @@ impl Default for ComputeAgentConfig {
             fake_spawn_delay_ms: 0,
             report_interval: 10,
             sync_power_state_interval: 60,
+            auth_url: String::new(),
+            placement_url: String::new(),
+            password_file: String::new(),
         }
     }
 }
@@ -376,6 +387,18 @@ impl Config {
             .ok()
             .filter(|s| !s.is_empty())
             .unwrap_or_else(|| "localhost".into())
+    }
+
+    /// Base URL a service of this process reaches another one at: the listen address, with
+    /// a wildcard host replaced by loopback.
+    pub fn local_url(&self, listen: &str) -> String {
+        let (host, port) = listen.rsplit_once(':').unwrap_or((listen, "80"));
+        let host = match host {
+            "0.0.0.0" | "" => "127.0.0.1",
+            "[::]" | "::" => "[::1]",
+            h => h,
+        };
+        format!("http://{host}:{port}")
     }
 
     /// Base URL clients use for a service on `port`.

@@ -5,6 +5,7 @@
 
 pub mod auth;
 pub mod bus;
+pub mod bus_amqp;
 pub mod config;
 pub mod db;
 pub mod error;

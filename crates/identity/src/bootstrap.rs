@@ -187,6 +187,66 @@ impl Identity {
         Ok((password, file))
     }
 
+    /// A service user (`nova` …) with admin and service roles on the service project, as
+    /// deployment guides create for every OpenStack service. Its password lives in
+    /// `<data_dir>/<name>-service-password` (0600), generated on first use; the user's hash
+    /// is brought back to it if they differ. Returns the password.
+    pub async fn ensure_service_user(&self, name: &str) -> anyhow::Result<String> {
+        let path = self.config.data_dir.join(format!("{name}-service-password"));
+        let password = match std::fs::read_to_string(&path).ok().map(|s| s.trim().to_string()) {
+            Some(p) if !p.is_empty() => p,
+            _ => {
+                let p = password::generate_secret(24);
+                write_private(&path, &format!("{p}\n"))?;
+                p
+            }
+        };
+        let rounds = self.config.identity.password_hash_rounds;
+        let user_id = match self.store.get_user_by_name(DEFAULT_DOMAIN_ID, name).await? {
+            Some(u) => {
+                let current = match &u.password_hash {
+                    Some(h) => password::verify(&password, h).await,
+                    None => false,
+                };
+                if !current {
+                    self.store.set_password_hash(&u.id, &password::hash(&password, rounds).await?).await?;
+                }
+                u.id
+            }
+            None => {
+                let u = User {
+                    id: new_id(),
+                    name: name.into(),
+                    domain_id: DEFAULT_DOMAIN_ID.into(),
+                    enabled: true,
+                    default_project_id: None,
+                    password_hash: Some(password::hash(&password, rounds).await?),
+                    failed_auth_count: 0,
+                    last_failed_auth: None,
+                    extra: Default::default(),
+                };
+                self.store.create_user(&u).await?;
+                u.id
+            }
+        };
+        let project = self.ensure_project("service", "Service Project").await?;
+        for role in ["admin", "service"] {
+            let role_id = self.ensure_role(role).await?;
+            self.store
+                .grant(&Assignment {
+                    actor_type: ActorType::User,
+                    actor_id: user_id.clone(),
+                    target_type: TargetType::Project,
+                    target_id: project.clone(),
+                    role_id,
+                    inherited: false,
+                })
+                .await?;
+        }
+        self.changed();
+        Ok(password)
+    }
+
     async fn ensure_catalog_entry(&self, e: &CatalogEntry, region: &str) -> ApiResult<()> {
         let existing = self.store.list_services(Some(e.name), Some(e.service_type)).await?.into_iter().next();
         let service_id = match existing {

@@ -1,5 +1,6 @@
 //! `stratus`: one binary for the whole cloud.
 
+mod compute;
 mod credentials;
 mod services;
 
@@ -26,20 +27,59 @@ struct Cli {
 #[derive(Subcommand)]
 enum Command {
     /// Bootstrap on first run, then serve every service in this process.
-    Up,
+    Up {
+        #[command(flatten)]
+        hosts: FakeHosts,
+    },
     /// Serve every service without bootstrapping (the data dir must be bootstrapped).
-    Serve,
+    Serve {
+        #[command(flatten)]
+        hosts: FakeHosts,
+    },
     /// Create the default domain, admin user, roles, region and catalog (idempotent).
     Bootstrap {
         /// The admin password; generated and stored 0600 in the data dir when not given.
         #[arg(long, env = "STRATUS_ADMIN_PASSWORD")]
         password: Option<String>,
     },
+    /// Run an agent of this node in its own process (on a compute host).
+    Agent {
+        #[command(subcommand)]
+        kind: AgentKind,
+    },
     /// Manage the Fernet key repository.
     Fernet {
         #[command(subcommand)]
         action: FernetAction,
     },
+}
+
+#[derive(Subcommand)]
+enum AgentKind {
+    /// A compute agent (nova-compute): registers this host, runs its instances.
+    Compute {
+        /// The controller's RabbitMQ (`bus.transport_url`), e.g. amqp://user:pw@controller:5672/.
+        #[arg(long, env = "STRATUS_BUS_TRANSPORT_URL")]
+        transport_url: Option<String>,
+        /// The name this host registers as (`compute_agent.host`; default: the host name).
+        #[arg(long)]
+        host: Option<String>,
+    },
+}
+
+#[derive(clap::Args)]
+struct FakeHosts {
+    /// Simulated compute hosts to run in-process (`compute_agent.fake_hosts`).
+    #[arg(long)]
+    fake_hosts: Option<u32>,
+}
+
+impl FakeHosts {
+    fn apply(&self, config: &mut Config) {
+        if let Some(n) = self.fake_hosts {
+            config.compute_agent.fake_hosts = n;
+        }
+    }
 }
 
 #[derive(Subcommand)]
@@ -60,7 +100,10 @@ fn load_config(cli: &Cli) -> anyhow::Result<Config> {
 
 fn init_logging(config: &Config) {
     use tracing_subscriber::EnvFilter;
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(&config.log.level));
+    // lapin logs every returned (unroutable) message whole at WARN; the bus reports those
+    // itself as "no one listens on …".
+    let filter = EnvFilter::try_from_default_env()
+        .unwrap_or_else(|_| EnvFilter::new(format!("{},lapin=error", config.log.level)));
     let builder = tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr);
     if config.log.format == "json" {
         builder.json().init();
@@ -71,15 +114,28 @@ fn init_logging(config: &Config) {
 
 fn main() -> anyhow::Result<()> {
     let cli = Cli::parse();
-    let config = load_config(&cli)?;
+    let mut config = load_config(&cli)?;
+    match &cli.command {
+        Command::Up { hosts } | Command::Serve { hosts } => hosts.apply(&mut config),
+        Command::Agent { kind: AgentKind::Compute { transport_url, host } } => {
+            if let Some(url) = transport_url {
+                config.bus.transport_url = url.clone();
+            }
+            if let Some(host) = host {
+                config.compute_agent.host = host.clone();
+            }
+        }
+        _ => {}
+    }
     init_logging(&config);
     let runtime =
         tokio::runtime::Builder::new_multi_thread().enable_all().build().context("starting the runtime")?;
     runtime.block_on(async move {
         match cli.command {
-            Command::Up => services::up(config, true).await,
-            Command::Serve => services::up(config, false).await,
+            Command::Up { .. } => services::up(config, true).await,
+            Command::Serve { .. } => services::up(config, false).await,
             Command::Bootstrap { password } => services::bootstrap(config, password).await.map(|_| ()),
+            Command::Agent { kind: AgentKind::Compute { .. } } => compute::run_agent(config).await,
             Command::Fernet { action } => fernet(config, action),
         }
     })

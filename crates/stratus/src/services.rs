@@ -12,7 +12,9 @@ use stratus_identity::Identity;
 use stratus_image::ImageService;
 use stratus_placement::PlacementService;
 
-use crate::credentials;
+use stratus_core::bus::SharedBus;
+
+use crate::{compute, credentials};
 
 /// Every service in the catalog of this node.
 pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
@@ -34,6 +36,12 @@ pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
             name: "placement",
             description: "OpenStack Placement",
             url: config.public_url(&config.placement.listen),
+        },
+        CatalogEntry {
+            service_type: "compute",
+            name: "nova",
+            description: "OpenStack Compute",
+            url: format!("{}/v2.1", config.public_url(&config.compute.listen)),
         },
     ]
 }
@@ -97,11 +105,15 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     let image = ImageService::open(config.clone()).await.context("opening the image service")?;
     let placement = PlacementService::open(config.clone()).await.context("opening the placement service")?;
     let resolver: SharedResolver = Arc::new(LocalResolver(identity.clone()));
+    let bus: SharedBus = compute::connect_bus(&config).await?;
+    let service_auth = compute::service_auth(&identity, &config).await?;
+    let compute = compute::open(&config, bus.clone(), service_auth.clone()).await?;
 
     let (trigger, shutdown) = ShutdownTrigger::new();
     let identity_listener = http::bind("identity", &config.identity.listen).await?;
     let image_listener = http::bind("image", &config.image.listen).await?;
     let placement_listener = http::bind("placement", &config.placement.listen).await?;
+    let compute_listener = http::bind("compute", &config.compute.listen).await?;
     identity.spawn_key_watcher(shutdown.clone());
     let servers = [
         tokio::spawn(http::serve(
@@ -119,10 +131,18 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
         tokio::spawn(http::serve(
             "placement",
             placement_listener,
-            stratus_placement::api::router(placement.clone(), resolver),
+            stratus_placement::api::router(placement.clone(), resolver.clone()),
+            shutdown.clone(),
+        )),
+        tokio::spawn(http::serve(
+            "compute",
+            compute_listener,
+            stratus_compute::api::router(compute.clone(), resolver),
             shutdown.clone(),
         )),
     ];
+    let mut workers = compute::spawn_fake_agents(&config, &bus, &service_auth, &shutdown);
+    workers.push(tokio::spawn(compute.clone().run_conductor(shutdown.clone())));
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -130,13 +150,17 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     for server in servers {
         server.await.context("server task")??;
     }
+    for worker in workers {
+        worker.await.context("worker task")??;
+    }
+    compute.store.db().close().await;
     identity.store.db().close().await;
     image.store.db().close().await;
     placement.store.db().close().await;
     Ok(())
 }
 
-async fn wait_for_signal() {
+pub async fn wait_for_signal() {
     use tokio::signal::unix::{signal, SignalKind};
     let mut term = signal(SignalKind::terminate()).expect("SIGTERM handler");
     tokio::select! {

@@ -1,0 +1,197 @@
+//! Building a server (seed 001's steps 6-12): schedule, claim in placement, spawn on the
+//! chosen host; a failed spawn is retried on an alternate host up to `max_attempts`, then
+//! the server is ERROR with a fault that says why.
+
+use std::sync::Arc;
+
+use chrono::Utc;
+use stratus_compute_agent::rpc::AgentRequest;
+use stratus_placement::client::ClientError;
+
+use crate::model::{Instance, PowerState, TaskState, VmState};
+use crate::scheduler::{RequestSpec, SchedulingError};
+use crate::store::InstanceUpdate;
+use crate::ComputeService;
+
+/// The instance-action event around each scheduling decision (as nova's scheduler records).
+pub const SELECT_EVENT: &str = "scheduler_select_destinations";
+
+pub struct BuildRequest {
+    pub instance: Instance,
+    pub spec: RequestSpec,
+    pub action_id: String,
+}
+
+enum Outcome {
+    Active,
+    /// Deleted (or otherwise taken over) while building: undo on the host.
+    PreEmpted {
+        host: String,
+    },
+    Failed(String),
+}
+
+impl ComputeService {
+    /// Starts the build in the background; the API has already answered 202.
+    pub fn spawn_build(self: &Arc<Self>, request: BuildRequest) {
+        let me = self.clone();
+        tokio::spawn(async move { me.run_build(request).await });
+    }
+
+    pub async fn run_build(self: &Arc<Self>, request: BuildRequest) {
+        let BuildRequest { instance, mut spec, action_id } = request;
+        let uuid = instance.uuid.clone();
+        let _ = self.store.start_event(&action_id, "conductor_schedule_and_build_instances", None).await;
+        let attempts = self.scheduler.max_attempts();
+        let mut tried = 0usize;
+        let mut last_error = String::new();
+        while tried < attempts {
+            // Its own event, so `server event show` (and the benchmark) sees the decision time.
+            let _ = self.store.start_event(&action_id, SELECT_EVENT, None).await;
+            let selected = self.scheduler.select(&spec).await;
+            let outcome = selected.as_ref().err().map(|e| e.to_string());
+            let _ = self.store.finish_event(&action_id, SELECT_EVENT, outcome.as_deref()).await;
+            let decision = match selected {
+                Ok(d) => d,
+                Err(SchedulingError::NoValidHost(msg)) => {
+                    let msg = if tried > 0 {
+                        format!(
+                            "Exceeded maximum number of retries. Exhausted all hosts available for retrying build \
+                             failures for instance {uuid}. Last error: {last_error}. {msg}"
+                        )
+                    } else {
+                        msg
+                    };
+                    return self.build_failed(&uuid, &action_id, &msg, None).await;
+                }
+                Err(SchedulingError::Internal(msg)) => {
+                    return self.build_failed(&uuid, &action_id, &msg, None).await
+                }
+            };
+            for selection in decision.selections {
+                if tried >= attempts {
+                    break;
+                }
+                // Claim: another boot may have taken the room meanwhile; then the next host.
+                match self
+                    .placement
+                    .claim(&uuid, &selection.allocations, &instance.project_id, &instance.user_id, None)
+                    .await
+                {
+                    Ok(()) => {}
+                    Err(ClientError::Conflict(m)) => {
+                        tracing::debug!(instance = %uuid, host = %selection.host, "claim lost a race: {m}");
+                        spec.ignore_hosts.push(selection.host.clone());
+                        continue;
+                    }
+                    Err(e) => {
+                        return self
+                            .build_failed(&uuid, &action_id, &format!("claiming resources: {e}"), None)
+                            .await
+                    }
+                }
+                tried += 1;
+                let update = InstanceUpdate {
+                    host: Some(Some(selection.host.clone())),
+                    node: Some(Some(selection.node.clone())),
+                    availability_zone: Some(Some(selection.zone.clone())),
+                    ..Default::default()
+                };
+                let placed = self
+                    .store
+                    .update_instance(
+                        &uuid,
+                        &crate::store::Expect {
+                            vm_states: vec![VmState::Building],
+                            task_states: vec![Some(TaskState::Scheduling), Some(TaskState::Spawning)],
+                        },
+                        &InstanceUpdate { task_state: Some(Some(TaskState::Spawning)), ..update },
+                    )
+                    .await;
+                if !matches!(placed, Ok(true)) {
+                    // Deleted while scheduling.
+                    self.release_allocations(&uuid).await;
+                    return;
+                }
+                let _ = self
+                    .store
+                    .start_event(&action_id, "compute__do_build_and_run_instance", Some(&selection.host))
+                    .await;
+                match self.spawn_on(&instance, &selection.host).await {
+                    Outcome::Active => {
+                        let _ = self
+                            .store
+                            .finish_event(&action_id, "compute__do_build_and_run_instance", None)
+                            .await;
+                        let _ = self
+                            .store
+                            .finish_event(&action_id, "conductor_schedule_and_build_instances", None)
+                            .await;
+                        return;
+                    }
+                    Outcome::PreEmpted { host } => {
+                        let _ = self.call_agent(&host, AgentRequest::Destroy { uuid: uuid.clone() }).await;
+                        self.release_allocations(&uuid).await;
+                        return;
+                    }
+                    Outcome::Failed(err) => {
+                        tracing::warn!(instance = %uuid, host = %selection.host, "spawn failed, rescheduling: {err}");
+                        let _ = self
+                            .store
+                            .finish_event(&action_id, "compute__do_build_and_run_instance", Some(&err))
+                            .await;
+                        last_error = format!("{}: {err}", selection.host);
+                        self.release_allocations(&uuid).await;
+                        spec.ignore_hosts.push(selection.host.clone());
+                    }
+                }
+            }
+        }
+        let msg = format!(
+            "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for \
+             instance {uuid} ({attempts} attempt(s)). Last error: {last_error}"
+        );
+        self.build_failed(&uuid, &action_id, &msg, None).await;
+    }
+
+    async fn spawn_on(&self, instance: &Instance, host: &str) -> Outcome {
+        let request = AgentRequest::Spawn { instance: instance.spec() };
+        match self.call_agent(host, request).await {
+            Ok(_) => {
+                let update = InstanceUpdate {
+                    vm_state: Some(VmState::Active),
+                    power_state: Some(PowerState::Running),
+                    launched_at: Some(Utc::now()),
+                    ..Default::default()
+                };
+                match self.finish(&instance.uuid, Some(TaskState::Spawning), update).await {
+                    Ok(true) => Outcome::Active,
+                    _ => Outcome::PreEmpted { host: host.to_string() },
+                }
+            }
+            Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    async fn build_failed(&self, uuid: &str, action_id: &str, message: &str, host: Option<&str>) {
+        self.release_allocations(uuid).await;
+        let update = InstanceUpdate {
+            vm_state: Some(VmState::Error),
+            host: Some(None),
+            node: Some(None),
+            ..Default::default()
+        };
+        // Only if still building (a delete may have taken over).
+        let expect = crate::store::Expect {
+            vm_states: vec![VmState::Building],
+            task_states: vec![Some(TaskState::Scheduling), Some(TaskState::Spawning)],
+        };
+        let update = InstanceUpdate { task_state: Some(None), ..update };
+        if let Ok(true) = self.store.update_instance(uuid, &expect, &update).await {
+            let _ = self.store.add_fault(uuid, 500, message, host).await;
+        }
+        let _ =
+            self.store.finish_event(action_id, "conductor_schedule_and_build_instances", Some(message)).await;
+        tracing::warn!(instance = uuid, "build failed: {message}");
+    }
+}

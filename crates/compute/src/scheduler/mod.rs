@@ -1,0 +1,412 @@
+//! The scheduler (nova-scheduler): placement narrows the hosts to those with the resources,
+//! the filters remove the ones that cannot take the request, the weighers order the rest.
+//!
+//! When nothing is left, the answer says why: how many hosts each stage removed and the
+//! deciding reason — nova's bare "No valid host was found" is its most-asked question.
+
+pub mod filters;
+pub mod weighers;
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::{Arc, RwLock};
+use std::time::{Duration, Instant};
+
+use rand::Rng;
+use stratus_core::config::SchedulerConfig;
+use stratus_core::error::ApiResult;
+use stratus_placement::client::{Allocations, CandidateQuery, PlacementClient};
+
+use crate::model::Flavor;
+use crate::store::Store;
+use filters::Filter;
+
+/// What is being scheduled.
+#[derive(Debug, Clone)]
+pub struct RequestSpec {
+    pub instance_uuid: String,
+    pub project_id: String,
+    pub flavor: Flavor,
+    pub image_properties: BTreeMap<String, String>,
+    pub availability_zone: Option<String>,
+    /// `--availability-zone zone:host` (admins) pins the host.
+    pub force_host: Option<String>,
+    /// Hosts already tried (RetryFilter), or the source host of a migration.
+    pub ignore_hosts: Vec<String>,
+    pub group: Option<GroupSpec>,
+}
+
+#[derive(Debug, Clone)]
+pub struct GroupSpec {
+    pub uuid: String,
+    pub policy: String,
+    pub max_server_per_host: Option<u32>,
+    /// Members already placed, per host.
+    pub members_per_host: HashMap<String, u32>,
+}
+
+/// One host as the filters and weighers see it.
+#[derive(Debug, Clone)]
+pub struct HostState {
+    pub host: String,
+    pub node: String,
+    pub rp_uuid: String,
+    pub zone: String,
+    pub disabled: bool,
+    pub up: bool,
+    pub hypervisor_type: String,
+    pub hypervisor_version: i64,
+    pub cpu_arch: String,
+    pub vm_modes: Vec<String>,
+    pub vcpus: i64,
+    pub memory_mb: i64,
+    pub local_gb: i64,
+    /// Metadata of the host's aggregates: key → the values found.
+    pub aggregate_metadata: BTreeMap<String, Vec<String>>,
+    /// Free capacity per resource class from placement (capacity - used).
+    pub free: BTreeMap<String, i64>,
+}
+
+impl HostState {
+    /// A capability the ComputeCapabilitiesFilter can match.
+    pub fn capability(&self, key: &str) -> Option<String> {
+        Some(match key {
+            "hypervisor_type" => self.hypervisor_type.clone(),
+            "hypervisor_version" => self.hypervisor_version.to_string(),
+            "cpu_info:arch" | "cpu_arch" | "arch" => self.cpu_arch.clone(),
+            "vcpus" | "vcpus_total" => self.vcpus.to_string(),
+            "memory_mb" | "total_usable_ram_mb" => self.memory_mb.to_string(),
+            "free_ram_mb" => self.free.get("MEMORY_MB")?.to_string(),
+            "local_gb" => self.local_gb.to_string(),
+            "host" | "hypervisor_hostname" => self.host.clone(),
+            _ => return None,
+        })
+    }
+}
+
+/// A chosen host with the allocation to claim there.
+#[derive(Debug, Clone)]
+pub struct Selection {
+    pub host: String,
+    pub node: String,
+    pub rp_uuid: String,
+    pub zone: String,
+    pub allocations: Allocations,
+}
+
+/// Static facts of a host (from the compute database), cached between decisions.
+#[derive(Debug, Clone)]
+struct HostInfo {
+    state: HostState,
+    last_seen_up: Option<chrono::DateTime<chrono::Utc>>,
+    forced_down: bool,
+}
+
+pub struct Scheduler {
+    config: SchedulerConfig,
+    filters: Vec<Box<dyn Filter>>,
+    service_down_time: u64,
+    store: Store,
+    placement: PlacementClient,
+    cache: RwLock<Option<(Instant, HostFacts)>>,
+}
+
+/// How long host facts are trusted before a reload; writes that change them invalidate.
+const HOST_CACHE_TTL: Duration = Duration::from_secs(5);
+
+/// The host facts of one load, shared by the decisions that use it.
+type HostFacts = Arc<HashMap<String, HostInfo>>;
+
+/// One decision: the hosts chosen (best first) and where the time went.
+pub struct Decision {
+    pub selections: Vec<Selection>,
+    pub placement_time: Duration,
+    pub filter_time: Duration,
+}
+
+impl Scheduler {
+    pub fn new(
+        config: SchedulerConfig,
+        service_down_time: u64,
+        store: Store,
+        placement: PlacementClient,
+    ) -> anyhow::Result<Scheduler> {
+        let mut filters = Vec::new();
+        for name in config.enabled_filters.split(',').map(str::trim).filter(|s| !s.is_empty()) {
+            match filters::by_name(name) {
+                Some(f) => filters.push(f),
+                None => anyhow::bail!("scheduler.enabled_filters: unknown filter {name}"),
+            }
+        }
+        Ok(Scheduler { config, filters, service_down_time, store, placement, cache: RwLock::new(None) })
+    }
+
+    pub fn max_attempts(&self) -> usize {
+        self.config.max_attempts.max(1) as usize
+    }
+
+    /// Host facts changed (a service registered, was disabled, an aggregate changed).
+    pub fn invalidate(&self) {
+        *self.cache.write().expect("host cache") = None;
+    }
+
+    async fn hosts(&self) -> ApiResult<Arc<HashMap<String, HostInfo>>> {
+        if let Some((at, hosts)) = self.cache.read().expect("host cache").as_ref() {
+            if at.elapsed() < HOST_CACHE_TTL {
+                return Ok(hosts.clone());
+            }
+        }
+        let services = self.store.services().await?;
+        let nodes = self.store.compute_nodes().await?;
+        let zones = crate::zones::host_zones(&self.store).await?;
+        let metadata = self.store.host_aggregate_metadata().await?;
+        let mut out = HashMap::new();
+        for n in nodes {
+            let Some(svc) = services.iter().find(|s| s.host == n.host && s.binary == "nova-compute") else {
+                continue;
+            };
+            let zone = zones.get(&n.host).cloned().unwrap_or_else(|| svc.availability_zone.clone());
+            let state = HostState {
+                host: n.host.clone(),
+                node: n.hypervisor_hostname.clone(),
+                rp_uuid: n.uuid.clone(),
+                zone,
+                disabled: svc.disabled,
+                up: true,
+                hypervisor_type: n.hypervisor_type.clone(),
+                hypervisor_version: n.hypervisor_version,
+                cpu_arch: n.cpu_arch.clone(),
+                vm_modes: n.vm_modes.clone(),
+                vcpus: n.vcpus,
+                memory_mb: n.memory_mb,
+                local_gb: n.local_gb,
+                aggregate_metadata: metadata.get(&n.host).cloned().unwrap_or_default(),
+                free: BTreeMap::new(),
+            };
+            out.insert(
+                n.uuid.clone(),
+                HostInfo { state, last_seen_up: svc.last_seen_up, forced_down: svc.forced_down },
+            );
+        }
+        let hosts = Arc::new(out);
+        *self.cache.write().expect("host cache") = Some((Instant::now(), hosts.clone()));
+        Ok(hosts)
+    }
+
+    /// Picks a host for `spec` and up to `max_attempts - 1` alternates, best first.
+    pub async fn select(&self, spec: &RequestSpec) -> Result<Decision, SchedulingError> {
+        let started = Instant::now();
+        let hosts = self.hosts().await?;
+        let mut query = CandidateQuery {
+            resources: spec.flavor.resources(),
+            limit: Some(self.config.max_placement_results),
+            ..Default::default()
+        };
+        for (k, v) in &spec.flavor.extra_specs {
+            if let Some(t) = k.strip_prefix("trait:") {
+                match v.as_str() {
+                    "required" => query.required.push(t.to_string()),
+                    "forbidden" => query.forbidden.push(t.to_string()),
+                    _ => {}
+                }
+            }
+        }
+        let candidates = self
+            .placement
+            .allocation_candidates(&query)
+            .await
+            .map_err(|e| SchedulingError::Internal(format!("asking placement for candidates: {e}")))?;
+        let placement_time = started.elapsed();
+
+        let now = chrono::Utc::now();
+        let mut removed: Vec<(&'static str, usize, String)> = Vec::new();
+        let mut passing: Vec<(HostState, Allocations)> = Vec::new();
+        let mut unknown = 0usize;
+        let mut per_filter: Vec<(usize, Option<String>)> = vec![(0, None); self.filters.len()];
+        for req in &candidates.allocation_requests {
+            // Single-provider requests: the compute node is the provider.
+            let Some(rp) = req.allocations.keys().next() else { continue };
+            let Some(info) = hosts.get(rp) else {
+                unknown += 1;
+                continue;
+            };
+            let mut state = info.state.clone();
+            state.up = !info.forced_down
+                && info
+                    .last_seen_up
+                    .is_some_and(|t| (now - t).num_seconds() <= self.service_down_time as i64);
+            if let Some(summary) = candidates.provider_summaries.get(rp) {
+                state.free = summary
+                    .resources
+                    .iter()
+                    .map(|(rc, c)| (rc.clone(), c.capacity as i64 - c.used as i64))
+                    .collect();
+            }
+            let mut ok = true;
+            for (i, f) in self.filters.iter().enumerate() {
+                if let Err(reason) = f.check(&state, spec) {
+                    per_filter[i].0 += 1;
+                    per_filter[i].1.get_or_insert(reason);
+                    ok = false;
+                    break;
+                }
+            }
+            if ok {
+                passing.push((state, req.allocations.clone()));
+            }
+        }
+        for (i, (n, reason)) in per_filter.into_iter().enumerate() {
+            if n > 0 {
+                removed.push((self.filters[i].name(), n, reason.unwrap_or_default()));
+            }
+        }
+
+        if passing.is_empty() {
+            let message = self
+                .explain(spec, &hosts, candidates.allocation_requests.len(), unknown, &removed)
+                .await
+                .unwrap_or_else(|e| format!("No valid host was found. ({e})"));
+            return Err(SchedulingError::NoValidHost(message));
+        }
+
+        let weights = weighers::weigh(&self.config, &passing.iter().map(|(h, _)| h).collect::<Vec<_>>());
+        let mut order: Vec<usize> = (0..passing.len()).collect();
+        order.sort_by(|a, b| {
+            weights[*b].total_cmp(&weights[*a]).then_with(|| passing[*a].0.host.cmp(&passing[*b].0.host))
+        });
+        // host_subset_size: pick the first at random among the best N.
+        let subset = (self.config.host_subset_size.max(1) as usize).min(order.len());
+        if subset > 1 {
+            let pick = rand::thread_rng().gen_range(0..subset);
+            order.swap(0, pick);
+        }
+        let selections = order
+            .into_iter()
+            .take(self.max_attempts())
+            .map(|i| {
+                let (h, a) = &passing[i];
+                Selection {
+                    host: h.host.clone(),
+                    node: h.node.clone(),
+                    rp_uuid: h.rp_uuid.clone(),
+                    zone: h.zone.clone(),
+                    allocations: a.clone(),
+                }
+            })
+            .collect();
+        Ok(Decision { selections, placement_time, filter_time: started.elapsed() - placement_time })
+    }
+
+    /// Why nothing is left, stage by stage.
+    async fn explain(
+        &self,
+        spec: &RequestSpec,
+        hosts: &HashMap<String, HostInfo>,
+        candidates: usize,
+        unknown: usize,
+        removed: &[(&'static str, usize, String)],
+    ) -> ApiResult<String> {
+        let total = hosts.len();
+        let mut parts = Vec::new();
+        if total == 0 {
+            return Ok(
+                "No valid host was found. There are no compute hosts: is a compute agent running?".into()
+            );
+        }
+        let lacking = total.saturating_sub(candidates.saturating_sub(unknown));
+        if lacking > 0 {
+            let why = self.resource_shortage(spec, hosts).await?;
+            parts.push(format!("placement removed {lacking} for lack of resources ({why})"));
+        }
+        for (name, n, reason) in removed {
+            parts.push(format!("{name} removed {n} ({reason})"));
+        }
+        Ok(format!("No valid host was found. {total} host(s): {}; 0 left.", parts.join(", ")))
+    }
+
+    /// For each resource the flavor asks for: the largest free amount on any enabled host.
+    async fn resource_shortage(
+        &self,
+        spec: &RequestSpec,
+        hosts: &HashMap<String, HostInfo>,
+    ) -> ApiResult<String> {
+        let used = self.store.host_usage().await?;
+        let need = spec.flavor.resources();
+        let ratio = |rc: &str| match rc {
+            "VCPU" => self.config.cpu_allocation_ratio,
+            "MEMORY_MB" => self.config.ram_allocation_ratio,
+            _ => self.config.disk_allocation_ratio,
+        };
+        let unit = |rc: &str| match rc {
+            "VCPU" => "vCPU",
+            "MEMORY_MB" => "MB",
+            _ => "GB",
+        };
+        let name = |rc: &str| match rc {
+            "MEMORY_MB" => "RAM".to_string(),
+            "VCPU" => "vCPU".to_string(),
+            "DISK_GB" => "disk".to_string(),
+            other => other.to_string(),
+        };
+        let mut out = Vec::new();
+        for (rc, amount) in &need {
+            let physical = |h: &HostState| match rc.as_str() {
+                "VCPU" => h.vcpus,
+                "MEMORY_MB" => h.memory_mb,
+                _ => h.local_gb,
+            };
+            // Placement's max_unit is a host's physical size: no overcommit makes one server
+            // bigger than its host.
+            let largest = hosts.values().map(|i| physical(&i.state)).max().unwrap_or(0);
+            if (*amount as i64) > largest {
+                out.push(format!(
+                    "{}: need {amount} {u}, the largest host has {largest} {u} (a server cannot be bigger than its host)",
+                    name(rc),
+                    u = unit(rc)
+                ));
+                continue;
+            }
+            let mut best: Option<(i64, &str)> = None;
+            for info in hosts.values() {
+                let h = &info.state;
+                let total = physical(h);
+                let u = used.get(&h.host).map(|u| match rc.as_str() {
+                    "VCPU" => u.0,
+                    "MEMORY_MB" => u.1,
+                    _ => u.2,
+                });
+                let free = (total as f64 * ratio(rc)) as i64 - u.unwrap_or(0);
+                if best.is_none_or(|(b, _)| free > b) {
+                    best = Some((free, &h.host));
+                }
+            }
+            if let Some((free, host)) = best {
+                if free < *amount as i64 {
+                    out.push(format!(
+                        "{}: need {amount} {u}, largest free {f} {u} on {host}",
+                        name(rc),
+                        u = unit(rc),
+                        f = free.max(0)
+                    ));
+                }
+            }
+        }
+        if out.is_empty() {
+            out.push("no single host has all of the flavor's resources free together".into());
+        }
+        Ok(out.join("; "))
+    }
+}
+
+#[derive(Debug, Clone, thiserror::Error)]
+pub enum SchedulingError {
+    #[error("{0}")]
+    NoValidHost(String),
+    #[error("{0}")]
+    Internal(String),
+}
+
+impl From<stratus_core::error::ApiError> for SchedulingError {
+    fn from(e: stratus_core::error::ApiError) -> Self {
+        SchedulingError::Internal(e.message)
+    }
+}
