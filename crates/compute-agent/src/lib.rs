@@ -48,7 +48,8 @@ pub struct Agent {
 
 /// The resource provider uuid of a host: stable across restarts, different per host.
 pub fn provider_uuid(host: &str) -> String {
-    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("stratus-compute-node:{host}").as_bytes()).to_string()
+    uuid::Uuid::new_v5(&uuid::Uuid::NAMESPACE_OID, format!("stratus-compute-node:{host}").as_bytes())
+        .to_string()
 }
 
 impl Agent {
@@ -218,13 +219,17 @@ impl Agent {
             AgentRequest::Rebuild { instance } => done(d.rebuild(&instance).await),
             AgentRequest::Snapshot { uuid, target } => {
                 let data = d.snapshot(&uuid).await?;
-                self.upload(&target.upload_url, data.bytes).await.map_err(|e| DriverError::Failed(format!("{e:#}")))?;
+                self.upload(&target.upload_url, data.bytes)
+                    .await
+                    .map_err(|e| DriverError::Failed(format!("{e:#}")))?;
                 Ok(json!({"disk_format": data.disk_format, "container_format": data.container_format}))
             }
             AgentRequest::MigrateDisk { uuid, dest_host, flavor } => {
                 done(d.migrate_disk_and_power_off(&uuid, &dest_host, &flavor).await)
             }
-            AgentRequest::FinishMigration { instance, power_on } => done(d.finish_migration(&instance, power_on).await),
+            AgentRequest::FinishMigration { instance, power_on } => {
+                done(d.finish_migration(&instance, power_on).await)
+            }
             AgentRequest::ConfirmMigration { uuid } => done(d.confirm_migration(&uuid).await),
             AgentRequest::FinishRevertMigration { instance, power_on } => {
                 done(d.finish_revert_migration(&instance, power_on).await)
@@ -245,7 +250,9 @@ impl Agent {
                 };
                 Ok(Value::String(text))
             }
-            AgentRequest::VncConsole { uuid } => Ok(serde_json::to_value(d.vnc_console(&uuid).await?).expect("json")),
+            AgentRequest::VncConsole { uuid } => {
+                Ok(serde_json::to_value(d.vnc_console(&uuid).await?).expect("json"))
+            }
         }
     }
 
@@ -266,7 +273,11 @@ impl Agent {
                 continue;
             }
             if !resp.status().is_success() {
-                anyhow::bail!("image upload answered {}: {}", resp.status(), resp.text().await.unwrap_or_default());
+                anyhow::bail!(
+                    "image upload answered {}: {}",
+                    resp.status(),
+                    resp.text().await.unwrap_or_default()
+                );
             }
             return Ok(());
         }

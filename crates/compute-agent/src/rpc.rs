@@ -104,30 +104,78 @@ pub struct SnapshotTarget {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "method", content = "args", rename_all = "snake_case")]
 pub enum AgentRequest {
-    Spawn { instance: InstanceSpec },
-    Destroy { uuid: String },
-    PowerOff { uuid: String },
-    PowerOn { uuid: String },
-    Reboot { uuid: String, hard: bool },
-    Pause { uuid: String },
-    Unpause { uuid: String },
-    Suspend { uuid: String },
-    Resume { uuid: String },
-    Rescue { instance: InstanceSpec, rescue_image: Option<ImageSpec> },
-    Unrescue { uuid: String },
-    Rebuild { instance: InstanceSpec },
-    Snapshot { uuid: String, target: SnapshotTarget },
+    Spawn {
+        instance: InstanceSpec,
+    },
+    Destroy {
+        uuid: String,
+    },
+    PowerOff {
+        uuid: String,
+    },
+    PowerOn {
+        uuid: String,
+    },
+    Reboot {
+        uuid: String,
+        hard: bool,
+    },
+    Pause {
+        uuid: String,
+    },
+    Unpause {
+        uuid: String,
+    },
+    Suspend {
+        uuid: String,
+    },
+    Resume {
+        uuid: String,
+    },
+    Rescue {
+        instance: InstanceSpec,
+        rescue_image: Option<ImageSpec>,
+    },
+    Unrescue {
+        uuid: String,
+    },
+    Rebuild {
+        instance: InstanceSpec,
+    },
+    Snapshot {
+        uuid: String,
+        target: SnapshotTarget,
+    },
     /// Source side of a resize or cold migration: power off and hand the disk over.
-    MigrateDisk { uuid: String, dest_host: String, flavor: FlavorSpec },
+    MigrateDisk {
+        uuid: String,
+        dest_host: String,
+        flavor: FlavorSpec,
+    },
     /// Destination side: start the instance from the migrated disk with its (new) flavor.
-    FinishMigration { instance: InstanceSpec, power_on: bool },
+    FinishMigration {
+        instance: InstanceSpec,
+        power_on: bool,
+    },
     /// Source side, after confirm: forget the old copy.
-    ConfirmMigration { uuid: String },
+    ConfirmMigration {
+        uuid: String,
+    },
     /// Source side, after revert: start the old copy again with the old flavor.
-    FinishRevertMigration { instance: InstanceSpec, power_on: bool },
-    GetInfo { uuid: String },
-    ConsoleOutput { uuid: String, length: Option<u32> },
-    VncConsole { uuid: String },
+    FinishRevertMigration {
+        instance: InstanceSpec,
+        power_on: bool,
+    },
+    GetInfo {
+        uuid: String,
+    },
+    ConsoleOutput {
+        uuid: String,
+        length: Option<u32>,
+    },
+    VncConsole {
+        uuid: String,
+    },
 }
 
 /// Answer of an agent to a request that returns something.

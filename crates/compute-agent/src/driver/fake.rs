@@ -58,7 +58,12 @@ impl FakeDriver {
         f(guest)
     }
 
-    fn power<'a>(&'a self, uuid: &'a str, from: &'a [PowerState], to: PowerState) -> BoxFuture<'a, DriverResult<()>> {
+    fn power<'a>(
+        &'a self,
+        uuid: &'a str,
+        from: &'a [PowerState],
+        to: PowerState,
+    ) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
             self.with(uuid, |g| {
                 if !from.is_empty() && !from.contains(&g.power) {
@@ -189,7 +194,8 @@ impl Driver for FakeDriver {
         Box::pin(async move {
             self.with(uuid, |g| {
                 // A tiny raw "disk" that names what it is a snapshot of.
-                let bytes = format!("stratus fake snapshot of {} ({})\n", g.spec.uuid, g.spec.name).into_bytes();
+                let bytes =
+                    format!("stratus fake snapshot of {} ({})\n", g.spec.uuid, g.spec.name).into_bytes();
                 Ok(SnapshotData { disk_format: "raw".into(), container_format: "bare".into(), bytes })
             })
         })
@@ -204,7 +210,11 @@ impl Driver for FakeDriver {
         self.power(uuid, &[], PowerState::Shutdown)
     }
 
-    fn finish_migration<'a>(&'a self, instance: &'a InstanceSpec, power_on: bool) -> BoxFuture<'a, DriverResult<()>> {
+    fn finish_migration<'a>(
+        &'a self,
+        instance: &'a InstanceSpec,
+        power_on: bool,
+    ) -> BoxFuture<'a, DriverResult<()>> {
         Box::pin(async move {
             let power = if power_on { PowerState::Running } else { PowerState::Shutdown };
             self.insert(instance, power);
@@ -271,7 +281,13 @@ mod tests {
     }
 
     fn options() -> FakeOptions {
-        FakeOptions { vcpus: 4, memory_mb: 4096, disk_gb: 40, fail_spawns: false, spawn_delay: Duration::ZERO }
+        FakeOptions {
+            vcpus: 4,
+            memory_mb: 4096,
+            disk_gb: 40,
+            fail_spawns: false,
+            spawn_delay: Duration::ZERO,
+        }
     }
 
     #[tokio::test]

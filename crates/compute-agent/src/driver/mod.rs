@@ -68,8 +68,11 @@ pub trait Driver: Send + Sync + 'static {
         flavor: &'a FlavorSpec,
     ) -> BoxFuture<'a, DriverResult<()>>;
     /// Destination side: bring the migrated instance up with its (new) flavor.
-    fn finish_migration<'a>(&'a self, instance: &'a InstanceSpec, power_on: bool)
-        -> BoxFuture<'a, DriverResult<()>>;
+    fn finish_migration<'a>(
+        &'a self,
+        instance: &'a InstanceSpec,
+        power_on: bool,
+    ) -> BoxFuture<'a, DriverResult<()>>;
     /// Source side after a confirm: drop the old copy.
     fn confirm_migration<'a>(&'a self, uuid: &'a str) -> BoxFuture<'a, DriverResult<()>>;
     /// Source side after a revert: bring the old copy back.
