@@ -51,6 +51,14 @@ impl ComputeService {
             let selected = self.scheduler.select(&spec).await;
             let outcome = selected.as_ref().err().map(|e| e.to_string());
             let _ = self.store.finish_event(&action_id, SELECT_EVENT, outcome.as_deref()).await;
+            if let Ok(d) = &selected {
+                tracing::debug!(
+                    instance = %uuid,
+                    placement_ms = d.placement_time.as_secs_f64() * 1e3,
+                    filter_weigh_ms = d.filter_time.as_secs_f64() * 1e3,
+                    "scheduled"
+                );
+            }
             let decision = match selected {
                 Ok(d) => d,
                 Err(SchedulingError::NoValidHost(msg)) => {
