@@ -41,22 +41,10 @@ pub async fn connect_bus(config: &Config) -> anyhow::Result<SharedBus> {
     if config.bus.transport_url.is_empty() {
         return Ok(stratus_core::bus::LocalBus::new());
     }
-    let bus = stratus_core::bus_amqp::connect(&config.bus.transport_url)
-        .await
-        .with_context(|| format!("connecting to the message bus at {}", redact(&config.bus.transport_url)))?;
+    let bus = stratus_core::bus_amqp::connect(&config.bus.transport_url).await.with_context(|| {
+        format!("connecting to the message bus at {}", stratus_core::db::redact(&config.bus.transport_url))
+    })?;
     Ok(bus)
-}
-
-/// A transport URL without its password, for messages.
-fn redact(url: &str) -> String {
-    match (url.find("://"), url.rfind('@')) {
-        (Some(scheme), Some(at)) if at > scheme => {
-            let userinfo = &url[scheme + 3..at];
-            let user = userinfo.split(':').next().unwrap_or("");
-            format!("{}{user}:***{}", &url[..scheme + 3], &url[at..])
-        }
-        _ => url.to_string(),
-    }
 }
 
 /// `stratus agent compute`: one compute agent in its own process, reaching the controller
@@ -108,7 +96,11 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
         PlacementClient::new(placement_url, auth.clone()),
         auth,
     );
-    println!("compute agent {host} ({}) on {}", a.driver, redact(&config.bus.transport_url));
+    println!(
+        "compute agent {host} ({}) on {}",
+        a.driver,
+        stratus_core::db::redact(&config.bus.transport_url)
+    );
     let (trigger, shutdown) = stratus_core::http::ShutdownTrigger::new();
     let running = tokio::spawn(agent.run(shutdown));
     crate::services::wait_for_signal().await;

@@ -687,18 +687,7 @@ impl Store {
             .iter()
             .map(|r| MigrationRow {
                 id: int(r, "id"),
-                migration: Migration {
-                    uuid: text(r, "uuid").unwrap_or_default(),
-                    instance_uuid: text(r, "instance_uuid").unwrap_or_default(),
-                    migration_type: text(r, "migration_type").unwrap_or_default(),
-                    source_compute: text(r, "source_compute"),
-                    dest_compute: text(r, "dest_compute"),
-                    old_flavor_id: text(r, "old_flavor_id"),
-                    new_flavor_id: text(r, "new_flavor_id"),
-                    status: text(r, "status").unwrap_or_default(),
-                    user_id: text(r, "user_id"),
-                    project_id: text(r, "project_id"),
-                },
+                migration: migration_row(r),
                 old_type_id: r.try_get::<Option<i64>, _>("old_type").ok().flatten(),
                 new_type_id: r.try_get::<Option<i64>, _>("new_type").ok().flatten(),
                 created_at: time(r, "created_at"),
@@ -718,18 +707,22 @@ impl Store {
         .bind(status)
         .fetch_optional(self.db().pool())
         .await?;
-        Ok(row.map(|r| Migration {
-            uuid: text(&r, "uuid").unwrap_or_default(),
-            instance_uuid: text(&r, "instance_uuid").unwrap_or_default(),
-            migration_type: text(&r, "migration_type").unwrap_or_default(),
-            source_compute: text(&r, "source_compute"),
-            dest_compute: text(&r, "dest_compute"),
-            old_flavor_id: text(&r, "old_flavor_id"),
-            new_flavor_id: text(&r, "new_flavor_id"),
-            status: text(&r, "status").unwrap_or_default(),
-            user_id: text(&r, "user_id"),
-            project_id: text(&r, "project_id"),
-        }))
+        Ok(row.as_ref().map(migration_row))
+    }
+}
+
+fn migration_row(r: &AnyRow) -> Migration {
+    Migration {
+        uuid: text(r, "uuid").unwrap_or_default(),
+        instance_uuid: text(r, "instance_uuid").unwrap_or_default(),
+        migration_type: text(r, "migration_type").unwrap_or_default(),
+        source_compute: text(r, "source_compute"),
+        dest_compute: text(r, "dest_compute"),
+        old_flavor_id: text(r, "old_flavor_id"),
+        new_flavor_id: text(r, "new_flavor_id"),
+        status: text(r, "status").unwrap_or_default(),
+        user_id: text(r, "user_id"),
+        project_id: text(r, "project_id"),
     }
 }
 
