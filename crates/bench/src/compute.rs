@@ -5,7 +5,7 @@
 //!    an `up` nova-compute service; measures the server's CPU while idle with them.
 //! 2. Lifts the admin project's quota, creates a flavor and a 1 MiB image.
 //! 3. Boot: first `--serial-servers` one at a time (steps 3 to 5), then `--concurrency` workers
-//!    create `--servers` servers, each polled every 2 ms until ACTIVE (or ERROR): POST→ACTIVE
+//!    create `--servers` servers, each polled every `--poll-ms` (10 ms) until ACTIVE (or ERROR): POST→ACTIVE
 //!    latency, servers/s. As the admin, or as a member of the admin project (`--user`).
 //! 4. Scheduler decision time: the `scheduler_select_destinations` event of every server's
 //!    `create` action (start to finish, as the conductor records it around each decision).
@@ -34,8 +34,12 @@ use crate::{binary_version, expect_json, find_stratus, issue_body, start_with, s
 const COMPUTE_VERSION: &str = "compute 2.96";
 const CANDIDATES_VERSION: &str = "placement 1.39";
 const USAGES_VERSION: &str = "placement 1.9";
-/// How often a booting or deleting server is polled.
-const POLL_EVERY: Duration = Duration::from_millis(2);
+/// How a booting or deleting server is waited for: polled every `poll`, for at most `timeout`.
+#[derive(Clone, Copy)]
+struct Wait {
+    poll: Duration,
+    timeout: Duration,
+}
 /// How often the service list is polled while the agents register.
 const SERVICES_POLL_EVERY: Duration = Duration::from_millis(250);
 /// Candidate requests sent before the measured ones.
@@ -113,6 +117,10 @@ pub struct ComputeArgs {
     /// Longest a single server may take to become ACTIVE, or to be gone after its DELETE, in seconds.
     #[arg(long, default_value_t = 120)]
     server_timeout: u64,
+    /// How often each worker polls its server while it boots or is deleted, in milliseconds. The
+    /// latency is seen to within this; shorter polls cost the server CPU the boots then lack.
+    #[arg(long, default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..=10_000))]
+    poll_ms: u64,
 }
 
 #[derive(Clone, Copy, PartialEq, Eq, clap::ValueEnum)]
@@ -342,7 +350,7 @@ async fn boot_one(
     i: usize,
     flavor: Arc<str>,
     image: Arc<str>,
-    timeout: Duration,
+    wait: Wait,
 ) -> Boot {
     let t0 = Instant::now();
     let name = format!("{prefix}-{i}");
@@ -352,7 +360,7 @@ async fn boot_one(
     };
     let mut polls = 0;
     let active = loop {
-        tokio::time::sleep(POLL_EVERY).await;
+        tokio::time::sleep(wait.poll).await;
         polls += 1;
         let server = match show_server(&client, &api, &id, "boot GET").await {
             Ok(Some(v)) => v,
@@ -365,10 +373,10 @@ async fn boot_one(
                 let fault = server["fault"]["message"].as_str().unwrap_or("no fault message");
                 break Err(failure("boot: ERROR", format!("server {name} ({id}) ERROR: {fault}")));
             }
-            _ if t0.elapsed() > timeout => {
+            _ if t0.elapsed() > wait.timeout => {
                 break Err(failure(
                     "boot: not ACTIVE in time",
-                    format!("server {name} ({id}) still {} after {timeout:?}", server["status"]),
+                    format!("server {name} ({id}) still {} after {:?}", server["status"], wait.timeout),
                 ))
             }
             _ => {}
@@ -418,7 +426,7 @@ async fn delete_one(
     client: reqwest::Client,
     api: Arc<Api>,
     id: String,
-    timeout: Duration,
+    wait: Wait,
 ) -> Result<(Duration, u64), Failure> {
     let t0 = Instant::now();
     let path = format!("/servers/{id}");
@@ -430,7 +438,7 @@ async fn delete_one(
     }
     let mut polls = 0;
     loop {
-        tokio::time::sleep(POLL_EVERY).await;
+        tokio::time::sleep(wait.poll).await;
         polls += 1;
         let Some(server) = show_server(&client, &api, &id, "delete GET").await? else {
             return Ok((t0.elapsed(), polls));
@@ -439,10 +447,10 @@ async fn delete_one(
             let fault = server["fault"]["message"].as_str().unwrap_or("no fault message");
             return Err(failure("delete: ERROR", format!("server {id} ERROR while deleting: {fault}")));
         }
-        if t0.elapsed() > timeout {
+        if t0.elapsed() > wait.timeout {
             return Err(failure(
                 "delete: not gone in time",
-                format!("server {id} still {} after {timeout:?}", server["status"]),
+                format!("server {id} still {} after {:?}", server["status"], wait.timeout),
             ));
         }
     }
@@ -798,7 +806,7 @@ struct Ctx {
     flavor: Arc<str>,
     image: Arc<str>,
     pid: u32,
-    timeout: Duration,
+    wait: Wait,
     /// `http://127.0.0.1:PORT/`: the compute API's version document, to open connections with.
     compute_root: String,
 }
@@ -827,7 +835,7 @@ async fn boot_phase(
     let c = ctx.clone();
     let run =
         run_concurrently(n as usize, conc, &ctx.compute_root, ctx.pid, PHASE_GIVE_UP, move |client, i| {
-            boot_one(client, c.api.clone(), prefix, i, c.flavor.clone(), c.image.clone(), c.timeout)
+            boot_one(client, c.api.clone(), prefix, i, c.flavor.clone(), c.image.clone(), c.wait)
         })
         .await?;
     let (mut ids, mut active, mut post, mut polls) = (Vec::new(), Vec::new(), Vec::new(), 0);
@@ -940,7 +948,7 @@ async fn delete_phase(
     let (c, ids) = (ctx.clone(), Arc::new(ids.to_vec()));
     let n = ids.len();
     let run = run_concurrently(n, conc, &ctx.compute_root, ctx.pid, PHASE_GIVE_UP, move |client, i| {
-        delete_one(client, c.api.clone(), ids[i].clone(), c.timeout)
+        delete_one(client, c.api.clone(), ids[i].clone(), c.wait)
     })
     .await?;
     let (mut lat, mut polls) = (Vec::new(), 0);
@@ -1098,7 +1106,10 @@ pub async fn compute(args: ComputeArgs) -> anyhow::Result<u8> {
         flavor,
         image,
         pid,
-        timeout: Duration::from_secs(args.server_timeout),
+        wait: Wait {
+            poll: Duration::from_millis(args.poll_ms),
+            timeout: Duration::from_secs(args.server_timeout),
+        },
         compute_root: format!("{}/", server.compute_url),
     };
 
@@ -1296,7 +1307,7 @@ fn print_report(
         args.servers,
         args.concurrency,
         args.user,
-        POLL_EVERY.as_millis()
+        args.poll_ms
     );
     println!();
     println!(

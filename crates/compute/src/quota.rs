@@ -143,6 +143,17 @@ pub async fn check_servers(
 ) -> ApiResult<()> {
     let limits = project_limits(&service.store, &service.config.compute, project_id).await?;
     let used = service.store.instance_usage(project_id).await?;
+    servers_fit(&limits, &used, add_instances, add_cores, add_ram)
+}
+
+/// [`check_servers`] with the project's limits and usage already read.
+pub fn servers_fit(
+    limits: &BTreeMap<&'static str, i64>,
+    used: &Usage,
+    add_instances: i64,
+    add_cores: i64,
+    add_ram: i64,
+) -> ApiResult<()> {
     // Sorted by name, as nova sorts them.
     let wanted = [
         ("cores", used.cores, add_cores),

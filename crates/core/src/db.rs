@@ -52,6 +52,9 @@ impl Db {
                 }
                 AnyPoolOptions::new()
                     .max_connections(8)
+                    // A file connection cannot go stale; the ping before each use would cost
+                    // a round trip to the connection's thread per statement.
+                    .test_before_acquire(false)
                     .after_connect(|conn, _| {
                         Box::pin(async move {
                             conn.execute(

@@ -15,6 +15,7 @@
 //! same transaction, so concurrent claims can never oversubscribe.
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
+use std::sync::atomic::Ordering;
 use std::sync::{Arc, RwLock};
 
 use serde_json::{json, Value};
@@ -51,6 +52,10 @@ pub struct PlacementService {
     view: RwLock<Snapshot>,
     /// Whole-view reloads since start (the first included), for tests and diagnostics.
     reloads: std::sync::atomic::AtomicU64,
+    /// The state version a writer of this process is committing, between its commit and its
+    /// update of the view (else -1): a reader that finds the database one version ahead of the
+    /// view for that reason alone can read the view as it is (see `fresh`).
+    committing: std::sync::atomic::AtomicI64,
 }
 
 fn conflict(message: impl Into<String>) -> ApiError {
@@ -113,8 +118,11 @@ impl Write<'_> {
         } else {
             None
         };
-        self.tx.commit().await?;
+        self.svc.committing.store(self.version, Ordering::SeqCst);
+        let committed = self.tx.commit().await;
         let mut view = self.svc.view.write().unwrap_or_else(|e| e.into_inner());
+        self.svc.committing.store(-1, Ordering::SeqCst);
+        committed?;
         // Patch the view only if it was current before this write; otherwise the next reader
         // catches up from the change log, this write included.
         if view.version == self.version - 1 {
@@ -149,6 +157,7 @@ impl PlacementService {
             write_lock: Mutex::new(()),
             view: RwLock::new(Snapshot { version: -1, ..Snapshot::default() }),
             reloads: Default::default(),
+            committing: std::sync::atomic::AtomicI64::new(-1),
         };
         svc.reload().await?;
         Ok(Arc::new(svc))
@@ -209,7 +218,14 @@ impl PlacementService {
     /// Makes sure the view reflects the database's current state.
     pub async fn fresh(&self) -> ApiResult<()> {
         let current = store::state_version(&mut *self.conn().await?).await?;
-        if self.view_version() == current {
+        let have = self.view_version();
+        if have == current {
+            return Ok(());
+        }
+        // A write of this process committed and is about to patch the view: the view is the
+        // state just before that write, which a reader racing with it may see. (Waiting for
+        // the lock would queue this reader behind every writer waiting for it.)
+        if have == current - 1 && self.committing.load(Ordering::SeqCst) == current {
             return Ok(());
         }
         // Writers of this process update the view before they let go of the lock: take it,
@@ -959,7 +975,16 @@ impl PlacementService {
                 ))));
             }
         }
-        let custom: BTreeSet<String> = store::custom_resource_classes(w.conn()).await?.into_iter().collect();
+        // Only custom classes need reading (most writes use standard ones only).
+        let any_custom = writes
+            .iter()
+            .flat_map(|cw| cw.allocations.values().flat_map(|m| m.keys()))
+            .any(|rc| !crate::standard::is_standard_resource_class(rc));
+        let custom: BTreeSet<String> = if any_custom {
+            store::custom_resource_classes(w.conn()).await?.into_iter().collect()
+        } else {
+            BTreeSet::new()
+        };
         for cw in writes {
             for rc in cw.allocations.values().flat_map(|m| m.keys()) {
                 if !crate::standard::is_standard_resource_class(rc) && !custom.contains(rc) {
@@ -1026,18 +1051,22 @@ impl PlacementService {
         }
         // Write.
         for cw in writes {
-            store::delete_allocations_of(w.conn(), &cw.consumer).await?;
-            for (p, resources) in &cw.allocations {
-                for (rc, &amount) in resources {
-                    let row = AllocationRow {
+            if old.iter().any(|a| a.consumer == cw.consumer) {
+                store::delete_allocations_of(w.conn(), &cw.consumer).await?;
+            }
+            let rows: Vec<AllocationRow> = cw
+                .allocations
+                .iter()
+                .flat_map(|(p, resources)| {
+                    resources.iter().map(|(rc, &amount)| AllocationRow {
                         consumer: cw.consumer.clone(),
                         provider: p.clone(),
                         resource_class: rc.clone(),
                         used: amount,
-                    };
-                    store::insert_allocation(w.conn(), &row).await?;
-                }
-            }
+                    })
+                })
+                .collect();
+            store::insert_allocations(w.conn(), &rows).await?;
         }
         for (p, rc, was, now) in new_used {
             if !store::set_used(w.conn(), &p, &rc, was, now).await? {

@@ -125,3 +125,72 @@ async fn client_end_to_end() {
     let bad = PlacementClient::new(c.url(), Arc::new(StaticToken("nope".into())));
     assert!(bad.ensure_provider(&new_uuid(), "x").await.is_err());
 }
+
+/// The in-process path (`stratus up`'s scheduler) answers as REST does: the same candidates,
+/// the same errors, the same claims and releases.
+#[tokio::test]
+async fn in_process_path_matches_rest() {
+    let c = Cloud::start().await;
+    let auth = Arc::new(StaticToken(SERVICE.into()));
+    let rest = PlacementClient::new(c.url(), auth.clone());
+    // An unreachable endpoint: anything not served in process would fail.
+    let local = PlacementClient::new("http://127.0.0.1:9".into(), auth).in_process(c.service.clone());
+    let mut hosts = Vec::new();
+    for (i, vcpus) in [8u64, 4, 2].into_iter().enumerate() {
+        let rp = new_uuid();
+        rest.ensure_provider(&rp, &format!("host{i}")).await.unwrap();
+        let inventory = BTreeMap::from([
+            ("VCPU".to_string(), inv(vcpus, 2.0)),
+            ("MEMORY_MB".to_string(), inv(4096, 1.0)),
+        ]);
+        rest.set_inventory(&rp, &inventory).await.unwrap();
+        rest.set_traits(&rp, &["COMPUTE_NODE".into(), format!("CUSTOM_H{i}")]).await.unwrap();
+        hosts.push(rp);
+    }
+    let q = CandidateQuery {
+        resources: BTreeMap::from([("VCPU".into(), 4), ("MEMORY_MB".into(), 3000)]),
+        required: vec!["COMPUTE_NODE".into()],
+        ..Default::default()
+    };
+    let via_rest = rest.allocation_candidates(&q).await.unwrap();
+    let in_process = local.allocation_candidates(&q).await.unwrap();
+    assert_eq!(in_process, via_rest);
+    assert_eq!(in_process.allocation_requests.len(), 2, "a server cannot be bigger than the 2-vCPU host");
+    assert_eq!(in_process.provider_summaries[&hosts[0]].resources["VCPU"].capacity, 16);
+    assert!(in_process.provider_summaries[&hosts[1]].traits.contains(&"CUSTOM_H1".to_string()));
+    // The same 400 for a trait that does not exist.
+    let bad = CandidateQuery { required: vec!["CUSTOM_NOPE".into()], ..q.clone() };
+    let (a, b) = (rest.allocation_candidates(&bad).await, local.allocation_candidates(&bad).await);
+    assert!(
+        matches!(&b, Err(ClientError::Api { status: 400, message, .. }) if message.contains("CUSTOM_NOPE")),
+        "{b:?}"
+    );
+    assert_eq!(a, b);
+
+    // A claim in process is seen over REST, and uses the capacity.
+    let vm = new_uuid();
+    let a = allocs(&hosts[1], &[("VCPU", 4), ("MEMORY_MB", 3000)]);
+    local.claim(&vm, &a, "proj", "user", None).await.unwrap();
+    assert_eq!(rest.allocations(&vm).await.unwrap(), (a.clone(), Some(1)));
+    let after = local.allocation_candidates(&q).await.unwrap();
+    assert_eq!(after, rest.allocation_candidates(&q).await.unwrap());
+    assert_eq!(after.allocation_requests.len(), 1, "host1's memory is taken now");
+    assert_eq!(after.provider_summaries[&hosts[0]].resources["VCPU"].used, 0);
+    // Conflicts are conflicts: the same consumer again, or more than fits.
+    let err = local.claim(&vm, &a, "proj", "user", None).await.unwrap_err();
+    assert!(
+        matches!(&err, ClientError::Conflict(m) if m.contains("consumer generation conflict")),
+        "{err:?}"
+    );
+    let err =
+        local.claim(&new_uuid(), &allocs(&hosts[2], &[("VCPU", 5)]), "proj", "user", None).await.unwrap_err();
+    assert!(err.is_conflict(), "{err:?}");
+    // A malformed claim is placement's 400, as over REST.
+    let err = local.claim(&new_uuid(), &allocs("not-a-uuid", &[("VCPU", 1)]), "proj", "user", None).await;
+    assert!(matches!(err, Err(ClientError::Api { status: 400, .. })), "{err:?}");
+    // Releases: gone over REST too; a second release is fine.
+    local.delete_allocations(&vm).await.unwrap();
+    local.delete_allocations(&vm).await.unwrap();
+    assert_eq!(rest.allocations(&vm).await.unwrap(), (BTreeMap::new(), None));
+    assert_eq!(rest.provider_usages(&hosts[1]).await.unwrap().get("VCPU").copied().unwrap_or(0), 0);
+}

@@ -14,6 +14,7 @@ use stratus_core::http::Shutdown;
 use stratus_core::service_auth::{PasswordAuth, ServiceCredentials, SharedTokenSource};
 use stratus_identity::Identity;
 use stratus_placement::client::PlacementClient;
+use stratus_placement::PlacementService;
 
 /// The service user the compute service and its agents call placement and image as.
 pub const SERVICE_USER: &str = "nova";
@@ -108,14 +109,18 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     running.await.context("agent task")?
 }
 
+/// The compute service; `placement` runs in this process, so the scheduler's candidates,
+/// claims and releases call it directly (see `stratus_placement::client`).
 pub async fn open(
     config: &Config,
     bus: SharedBus,
     auth: SharedTokenSource,
+    placement: Arc<PlacementService>,
 ) -> anyhow::Result<Arc<ComputeService>> {
     let deps = Dependencies {
         bus,
-        placement: PlacementClient::new(config.local_url(&config.placement.listen), auth.clone()),
+        placement: PlacementClient::new(config.local_url(&config.placement.listen), auth.clone())
+            .in_process(placement),
         image_url: config.local_url(&config.image.listen),
         auth,
     };

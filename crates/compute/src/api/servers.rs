@@ -325,22 +325,21 @@ async fn create(
         // Count, check and insert under one lock: concurrent creates cannot together
         // exceed the quota.
         let _guard = service.quota_lock.lock().await;
+        let limits =
+            crate::quota::project_limits(&service.store, &service.config.compute, &project_id).await?;
         let usage = service.store.instance_usage(&project_id).await?;
-        let limits = crate::quota::limits(&service.store, &service.config, &project_id).await?;
         let fits = |n: i64| {
-            (limits.instances < 0 || usage.instances + n <= limits.instances)
-                && (limits.cores < 0 || usage.cores + n * flavor.vcpus as i64 <= limits.cores)
-                && (limits.ram < 0 || usage.ram + n * flavor.memory_mb as i64 <= limits.ram)
+            crate::quota::servers_fit(
+                &limits,
+                &usage,
+                n,
+                n * flavor.vcpus as i64,
+                n * flavor.memory_mb as i64,
+            )
         };
-        let n = (min..=max).rev().find(|n| fits(*n)).unwrap_or(min);
-        crate::quota::check_servers(
-            &service,
-            &project_id,
-            n,
-            n * flavor.vcpus as i64,
-            n * flavor.memory_mb as i64,
-        )
-        .await?;
+        // As many as fit between min_count and max_count; the 403 says why min_count does not.
+        let n = (min..=max).rev().find(|n| fits(*n).is_ok()).unwrap_or(min);
+        fits(n)?;
         let now = Utc::now();
         for index in 0..n {
             let display_name = if n > 1 { format!("{name}-{}", index + 1) } else { name.clone() };
@@ -838,7 +837,12 @@ pub(crate) async fn render_one(
         (None, true) => Some(Default::default()),
         (_, false) => None,
     };
-    let faults = service.store.latest_faults(std::slice::from_ref(&i.uuid)).await?;
+    // A fault is shown only for ERROR and DELETED servers (`View::detail`): others need no read.
+    let faults = if matches!(i.vm_state, VmState::Error | VmState::Deleted) {
+        service.store.latest_faults(std::slice::from_ref(&i.uuid)).await?
+    } else {
+        Default::default()
+    };
     let view = View { base, version, admin, host_up: host_up.as_ref() };
     Ok(json!({"server": view.detail(i, faults.get(&i.uuid))}))
 }

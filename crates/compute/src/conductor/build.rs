@@ -15,6 +15,9 @@ use crate::ComputeService;
 
 /// The instance-action event around each scheduling decision (as nova's scheduler records).
 pub const SELECT_EVENT: &str = "scheduler_select_destinations";
+/// The conductor's event around the whole build, and the agent's around the spawn.
+const CONDUCTOR_EVENT: &str = "conductor_schedule_and_build_instances";
+const BUILD_EVENT: &str = "compute__do_build_and_run_instance";
 
 pub struct BuildRequest {
     pub instance: Instance,
@@ -41,16 +44,26 @@ impl ComputeService {
     pub async fn run_build(self: &Arc<Self>, request: BuildRequest) {
         let BuildRequest { instance, mut spec, action_id } = request;
         let uuid = instance.uuid.clone();
-        let _ = self.store.start_event(&action_id, "conductor_schedule_and_build_instances", None).await;
+        // The conductor's own event starts now; it is written with the first decision's.
+        let mut conductor_started = Some(Utc::now());
         let attempts = self.scheduler.max_attempts();
         let mut tried = 0usize;
         let mut last_error = String::new();
         while tried < attempts {
             // Its own event, so `server event show` (and the benchmark) sees the decision time.
-            let _ = self.store.start_event(&action_id, SELECT_EVENT, None).await;
+            let select_started = Utc::now();
             let selected = self.scheduler.select(&spec).await;
             let outcome = selected.as_ref().err().map(|e| e.to_string());
-            let _ = self.store.finish_event(&action_id, SELECT_EVENT, outcome.as_deref()).await;
+            let _ = self
+                .store
+                .record_event(
+                    &action_id,
+                    SELECT_EVENT,
+                    (select_started, Utc::now()),
+                    outcome.as_deref(),
+                    conductor_started.take().map(|at| (CONDUCTOR_EVENT, at)),
+                )
+                .await;
             if let Ok(d) = &selected {
                 tracing::debug!(
                     instance = %uuid,
@@ -121,20 +134,11 @@ impl ComputeService {
                     self.release_allocations(&uuid).await;
                     return;
                 }
-                let _ = self
-                    .store
-                    .start_event(&action_id, "compute__do_build_and_run_instance", Some(&selection.host))
-                    .await;
+                let _ = self.store.start_event(&action_id, BUILD_EVENT, Some(&selection.host)).await;
                 match self.spawn_on(&instance, &selection.host).await {
                     Outcome::Active => {
-                        let _ = self
-                            .store
-                            .finish_event(&action_id, "compute__do_build_and_run_instance", None)
-                            .await;
-                        let _ = self
-                            .store
-                            .finish_event(&action_id, "conductor_schedule_and_build_instances", None)
-                            .await;
+                        let _ =
+                            self.store.finish_events(&action_id, &[BUILD_EVENT, CONDUCTOR_EVENT], None).await;
                         return;
                     }
                     Outcome::PreEmpted { host } => {
@@ -144,10 +148,7 @@ impl ComputeService {
                     }
                     Outcome::Failed(err) => {
                         tracing::warn!(instance = %uuid, host = %selection.host, "spawn failed, rescheduling: {err}");
-                        let _ = self
-                            .store
-                            .finish_event(&action_id, "compute__do_build_and_run_instance", Some(&err))
-                            .await;
+                        let _ = self.store.finish_event(&action_id, BUILD_EVENT, Some(&err)).await;
                         last_error = format!("{}: {err}", selection.host);
                         self.release_allocations(&uuid).await;
                         spec.ignore_hosts.push(selection.host.clone());
@@ -198,8 +199,7 @@ impl ComputeService {
         if let Ok(true) = self.store.update_instance(uuid, &expect, &update).await {
             let _ = self.store.add_fault(uuid, 500, message, host).await;
         }
-        let _ =
-            self.store.finish_event(action_id, "conductor_schedule_and_build_instances", Some(message)).await;
+        let _ = self.store.finish_event(action_id, CONDUCTOR_EVENT, Some(message)).await;
         tracing::warn!(instance = uuid, "build failed: {message}");
     }
 }

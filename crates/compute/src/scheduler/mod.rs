@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use stratus_core::config::SchedulerConfig;
 use stratus_core::error::ApiResult;
-use stratus_placement::client::{Allocations, CandidateQuery, PlacementClient};
+use stratus_placement::client::{Allocations, CandidateQuery, Capacity, PlacementClient};
 
 use crate::model::Flavor;
 use crate::store::Store;
@@ -44,15 +44,14 @@ pub struct GroupSpec {
     pub members_per_host: HashMap<String, u32>,
 }
 
-/// One host as the filters and weighers see it.
+/// What the compute database says of a host, cached between decisions.
 #[derive(Debug, Clone)]
-pub struct HostState {
+pub struct HostFacts {
     pub host: String,
     pub node: String,
     pub rp_uuid: String,
     pub zone: String,
     pub disabled: bool,
-    pub up: bool,
     pub hypervisor_type: String,
     pub hypervisor_version: i64,
     pub cpu_arch: String,
@@ -62,11 +61,31 @@ pub struct HostState {
     pub local_gb: i64,
     /// Metadata of the host's aggregates: key → the values found.
     pub aggregate_metadata: BTreeMap<String, Vec<String>>,
-    /// Free capacity per resource class from placement (capacity - used).
-    pub free: BTreeMap<String, i64>,
 }
 
-impl HostState {
+/// One host as the filters and weighers see it during one decision: its facts (borrowed from
+/// the cache, so a decision over a thousand candidates copies none), whether its service is
+/// up, and its resources as placement reported them.
+#[derive(Debug, Clone, Copy)]
+pub struct HostState<'a> {
+    pub facts: &'a HostFacts,
+    pub up: bool,
+    pub resources: Option<&'a BTreeMap<String, Capacity>>,
+}
+
+impl std::ops::Deref for HostState<'_> {
+    type Target = HostFacts;
+    fn deref(&self) -> &HostFacts {
+        self.facts
+    }
+}
+
+impl HostState<'_> {
+    /// Free capacity of a resource class (capacity - used), from placement.
+    pub fn free(&self, rc: &str) -> Option<i64> {
+        self.resources?.get(rc).map(|c| c.capacity as i64 - c.used as i64)
+    }
+
     /// A capability the ComputeCapabilitiesFilter can match.
     pub fn capability(&self, key: &str) -> Option<String> {
         Some(match key {
@@ -75,7 +94,7 @@ impl HostState {
             "cpu_info:arch" | "cpu_arch" | "arch" => self.cpu_arch.clone(),
             "vcpus" | "vcpus_total" => self.vcpus.to_string(),
             "memory_mb" | "total_usable_ram_mb" => self.memory_mb.to_string(),
-            "free_ram_mb" => self.free.get("MEMORY_MB")?.to_string(),
+            "free_ram_mb" => self.free("MEMORY_MB")?.to_string(),
             "local_gb" => self.local_gb.to_string(),
             "host" | "hypervisor_hostname" => self.host.clone(),
             _ => return None,
@@ -96,7 +115,7 @@ pub struct Selection {
 /// Static facts of a host (from the compute database), cached between decisions.
 #[derive(Debug, Clone)]
 struct HostInfo {
-    state: HostState,
+    state: HostFacts,
     last_seen_up: Option<chrono::DateTime<chrono::Utc>>,
     forced_down: bool,
 }
@@ -107,14 +126,17 @@ pub struct Scheduler {
     service_down_time: u64,
     store: Store,
     placement: PlacementClient,
-    cache: RwLock<Option<(Instant, HostFacts)>>,
+    cache: RwLock<Option<(Instant, HostCache)>>,
+    reloading: tokio::sync::Mutex<()>,
+    /// Bumped by `invalidate`: a reload that started before keeps its facts to itself.
+    epoch: std::sync::atomic::AtomicU64,
 }
 
 /// How long host facts are trusted before a reload; writes that change them invalidate.
 const HOST_CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// The host facts of one load, shared by the decisions that use it.
-type HostFacts = Arc<HashMap<String, HostInfo>>;
+/// The host facts of one load (by resource provider), shared by the decisions that use it.
+type HostCache = Arc<HashMap<String, HostInfo>>;
 
 /// One decision: the hosts chosen (best first) and where the time went.
 pub struct Decision {
@@ -137,7 +159,16 @@ impl Scheduler {
                 None => anyhow::bail!("scheduler.enabled_filters: unknown filter {name}"),
             }
         }
-        Ok(Scheduler { config, filters, service_down_time, store, placement, cache: RwLock::new(None) })
+        Ok(Scheduler {
+            config,
+            filters,
+            service_down_time,
+            store,
+            placement,
+            cache: RwLock::new(None),
+            reloading: tokio::sync::Mutex::new(()),
+            epoch: Default::default(),
+        })
     }
 
     pub fn max_attempts(&self) -> usize {
@@ -146,32 +177,52 @@ impl Scheduler {
 
     /// Host facts changed (a service registered, was disabled, an aggregate changed).
     pub fn invalidate(&self) {
-        *self.cache.write().expect("host cache") = None;
+        let mut cache = self.cache.write().expect("host cache");
+        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+        *cache = None;
     }
 
-    async fn hosts(&self) -> ApiResult<Arc<HashMap<String, HostInfo>>> {
-        if let Some((at, hosts)) = self.cache.read().expect("host cache").as_ref() {
+    async fn hosts(&self) -> ApiResult<HostCache> {
+        let cached = self.cache.read().expect("host cache").clone();
+        if let Some((at, hosts)) = &cached {
             if at.elapsed() < HOST_CACHE_TTL {
                 return Ok(hosts.clone());
             }
         }
+        // One decision reloads; the others meanwhile use the facts that just expired, or, when
+        // they were invalidated (a host disabled, an aggregate changed), wait for the reload.
+        let _reloading = match (self.reloading.try_lock(), cached) {
+            (Ok(guard), _) => guard,
+            (Err(_), Some((_, hosts))) => return Ok(hosts),
+            (Err(_), None) => {
+                let guard = self.reloading.lock().await;
+                if let Some((at, hosts)) = self.cache.read().expect("host cache").as_ref() {
+                    if at.elapsed() < HOST_CACHE_TTL {
+                        return Ok(hosts.clone());
+                    }
+                }
+                guard
+            }
+        };
+        let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
         let services = self.store.services().await?;
         let nodes = self.store.compute_nodes().await?;
         let zones = crate::zones::host_zones(&self.store).await?;
         let metadata = self.store.host_aggregate_metadata().await?;
+        let services: HashMap<&str, _> =
+            services.iter().filter(|s| s.binary == "nova-compute").map(|s| (s.host.as_str(), s)).collect();
         let mut out = HashMap::new();
         for n in nodes {
-            let Some(svc) = services.iter().find(|s| s.host == n.host && s.binary == "nova-compute") else {
+            let Some(svc) = services.get(n.host.as_str()) else {
                 continue;
             };
             let zone = zones.get(&n.host).cloned().unwrap_or_else(|| svc.availability_zone.clone());
-            let state = HostState {
+            let state = HostFacts {
                 host: n.host.clone(),
                 node: n.hypervisor_hostname.clone(),
                 rp_uuid: n.uuid.clone(),
                 zone,
                 disabled: svc.disabled,
-                up: true,
                 hypervisor_type: n.hypervisor_type.clone(),
                 hypervisor_version: n.hypervisor_version,
                 cpu_arch: n.cpu_arch.clone(),
@@ -180,7 +231,6 @@ impl Scheduler {
                 memory_mb: n.memory_mb,
                 local_gb: n.local_gb,
                 aggregate_metadata: metadata.get(&n.host).cloned().unwrap_or_default(),
-                free: BTreeMap::new(),
             };
             out.insert(
                 n.uuid.clone(),
@@ -188,7 +238,10 @@ impl Scheduler {
             );
         }
         let hosts = Arc::new(out);
-        *self.cache.write().expect("host cache") = Some((Instant::now(), hosts.clone()));
+        let mut cache = self.cache.write().expect("host cache");
+        if self.epoch.load(std::sync::atomic::Ordering::SeqCst) == epoch {
+            *cache = Some((Instant::now(), hosts.clone()));
+        }
         Ok(hosts)
     }
 
@@ -219,7 +272,7 @@ impl Scheduler {
 
         let now = chrono::Utc::now();
         let mut removed: Vec<(&'static str, usize, String)> = Vec::new();
-        let mut passing: Vec<(HostState, Allocations)> = Vec::new();
+        let mut passing: Vec<(HostState<'_>, &Allocations)> = Vec::new();
         let mut unknown = 0usize;
         let mut per_filter: Vec<(usize, Option<String>)> = vec![(0, None); self.filters.len()];
         for req in &candidates.allocation_requests {
@@ -229,18 +282,14 @@ impl Scheduler {
                 unknown += 1;
                 continue;
             };
-            let mut state = info.state.clone();
-            state.up = !info.forced_down
-                && info
-                    .last_seen_up
-                    .is_some_and(|t| (now - t).num_seconds() <= self.service_down_time as i64);
-            if let Some(summary) = candidates.provider_summaries.get(rp) {
-                state.free = summary
-                    .resources
-                    .iter()
-                    .map(|(rc, c)| (rc.clone(), c.capacity as i64 - c.used as i64))
-                    .collect();
-            }
+            let state = HostState {
+                facts: &info.state,
+                up: !info.forced_down
+                    && info
+                        .last_seen_up
+                        .is_some_and(|t| (now - t).num_seconds() <= self.service_down_time as i64),
+                resources: candidates.provider_summaries.get(rp).map(|s| &s.resources),
+            };
             let mut ok = true;
             for (i, f) in self.filters.iter().enumerate() {
                 if let Err(reason) = f.check(&state, spec) {
@@ -251,7 +300,7 @@ impl Scheduler {
                 }
             }
             if ok {
-                passing.push((state, req.allocations.clone()));
+                passing.push((state, &req.allocations));
             }
         }
         for (i, (n, reason)) in per_filter.into_iter().enumerate() {
@@ -289,7 +338,7 @@ impl Scheduler {
                     node: h.node.clone(),
                     rp_uuid: h.rp_uuid.clone(),
                     zone: h.zone.clone(),
-                    allocations: a.clone(),
+                    allocations: (*a).clone(),
                 }
             })
             .collect();
@@ -349,7 +398,7 @@ impl Scheduler {
         };
         let mut out = Vec::new();
         for (rc, amount) in &need {
-            let physical = |h: &HostState| match rc.as_str() {
+            let physical = |h: &HostFacts| match rc.as_str() {
                 "VCPU" => h.vcpus,
                 "MEMORY_MB" => h.memory_mb,
                 _ => h.local_gb,

@@ -7,7 +7,7 @@ use stratus_core::config::SchedulerConfig;
 use super::HostState;
 
 /// The total weight of each host, in the order given.
-pub fn weigh(config: &SchedulerConfig, hosts: &[&HostState]) -> Vec<f64> {
+pub fn weigh(config: &SchedulerConfig, hosts: &[&HostState<'_>]) -> Vec<f64> {
     let mut total = vec![0.0; hosts.len()];
     for (rc, multiplier) in [
         ("MEMORY_MB", config.ram_weight_multiplier),
@@ -17,7 +17,7 @@ pub fn weigh(config: &SchedulerConfig, hosts: &[&HostState]) -> Vec<f64> {
         if multiplier == 0.0 {
             continue;
         }
-        let raw: Vec<f64> = hosts.iter().map(|h| h.free.get(rc).copied().unwrap_or(0) as f64).collect();
+        let raw: Vec<f64> = hosts.iter().map(|h| h.free(rc).unwrap_or(0) as f64).collect();
         for (t, w) in total.iter_mut().zip(normalize(&raw)) {
             *t += multiplier * w;
         }
@@ -38,16 +38,17 @@ fn normalize(values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::scheduler::HostFacts;
     use std::collections::BTreeMap;
+    use stratus_placement::client::Capacity;
 
-    fn host(name: &str, free_ram: i64) -> HostState {
-        HostState {
+    fn facts(name: &str) -> HostFacts {
+        HostFacts {
             host: name.into(),
             node: name.into(),
             rp_uuid: name.into(),
             zone: "nova".into(),
             disabled: false,
-            up: true,
             hypervisor_type: "fake".into(),
             hypervisor_version: 1,
             cpu_arch: "x86_64".into(),
@@ -56,14 +57,18 @@ mod tests {
             memory_mb: 8192,
             local_gb: 100,
             aggregate_metadata: BTreeMap::new(),
-            free: BTreeMap::from([("MEMORY_MB".to_string(), free_ram)]),
         }
+    }
+
+    fn ram(free: u64) -> BTreeMap<String, Capacity> {
+        BTreeMap::from([("MEMORY_MB".to_string(), Capacity { capacity: 8192, used: 8192 - free })])
     }
 
     #[test]
     fn positive_spreads_negative_stacks() {
-        let a = host("a", 1000);
-        let b = host("b", 8000);
+        let (fa, fb, ra, rb) = (facts("a"), facts("b"), ram(1000), ram(8000));
+        let a = HostState { facts: &fa, up: true, resources: Some(&ra) };
+        let b = HostState { facts: &fb, up: true, resources: Some(&rb) };
         let mut c =
             SchedulerConfig { cpu_weight_multiplier: 0.0, disk_weight_multiplier: 0.0, ..Default::default() };
         let w = weigh(&c, &[&a, &b]);

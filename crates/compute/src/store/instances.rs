@@ -530,6 +530,72 @@ impl Store {
         Ok(())
     }
 
+    /// Records an event that already ended (`error`: its failure) and, when `started` is
+    /// given, starts another one with it — one statement for the two (the conductor starts its
+    /// build event with the first scheduling decision).
+    pub async fn record_event(
+        &self,
+        action_id: &str,
+        event: &str,
+        (start, finish): (DateTime<Utc>, DateTime<Utc>),
+        error: Option<&str>,
+        started: Option<(&str, DateTime<Utc>)>,
+    ) -> ApiResult<()> {
+        let result = if error.is_some() { "Error" } else { "Success" };
+        let mut sql = String::from(
+            "INSERT INTO instance_action_events (action_id, event, host, result, traceback, details, start_time, \
+             finish_time) VALUES (?, ?, NULL, ?, NULL, ?, ?, ?)",
+        );
+        if started.is_some() {
+            sql.push_str(", (?, ?, NULL, NULL, NULL, NULL, ?, NULL)");
+        }
+        let mut q = sqlx::query(&sql)
+            .bind(action_id)
+            .bind(event)
+            .bind(result)
+            .bind(error)
+            .bind(time_string(start))
+            .bind(time_string(finish));
+        if let Some((other, at)) = started {
+            q = q.bind(action_id).bind(other).bind(time_string(at));
+        }
+        q.execute(self.db().pool()).await?;
+        Ok(())
+    }
+
+    /// Ends several events of an action at once, and the action ([`Store::finish_event`]).
+    pub async fn finish_events(
+        &self,
+        action_id: &str,
+        events: &[&str],
+        error: Option<&str>,
+    ) -> ApiResult<()> {
+        let now = stratus_core::db::now_string();
+        let result = if error.is_some() { "Error" } else { "Success" };
+        let marks = vec!["?"; events.len()].join(", ");
+        let sql = format!(
+            "UPDATE instance_action_events SET result = ?, details = ?, finish_time = ? \
+             WHERE action_id = ? AND event IN ({marks}) AND finish_time IS NULL"
+        );
+        let mut q = sqlx::query(&sql).bind(result).bind(error).bind(&now).bind(action_id);
+        for e in events {
+            q = q.bind(*e);
+        }
+        q.execute(self.db().pool()).await?;
+        self.finish_action(action_id, &now, error.is_some()).await
+    }
+
+    async fn finish_action(&self, action_id: &str, now: &str, failed: bool) -> ApiResult<()> {
+        sqlx::query("UPDATE instance_actions SET finish_time = ?, updated_at = ?, message = COALESCE(?, message) WHERE id = ?")
+            .bind(now)
+            .bind(now)
+            .bind(failed.then_some("Error"))
+            .bind(action_id)
+            .execute(self.db().pool())
+            .await?;
+        Ok(())
+    }
+
     /// Ends an event (and its action, with `message` = "Error" on failure).
     pub async fn finish_event(&self, action_id: &str, event: &str, error: Option<&str>) -> ApiResult<()> {
         let now = stratus_core::db::now_string();
@@ -545,15 +611,7 @@ impl Store {
         .bind(event)
         .execute(self.db().pool())
         .await?;
-        let message = error.map(|_| "Error");
-        sqlx::query("UPDATE instance_actions SET finish_time = ?, updated_at = ?, message = COALESCE(?, message) WHERE id = ?")
-            .bind(&now)
-            .bind(&now)
-            .bind(message)
-            .bind(action_id)
-            .execute(self.db().pool())
-            .await?;
-        Ok(())
+        self.finish_action(action_id, &now, error.is_some()).await
     }
 
     pub async fn actions(&self, uuid: &str) -> ApiResult<Vec<InstanceAction>> {

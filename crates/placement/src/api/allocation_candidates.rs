@@ -14,6 +14,7 @@ use stratus_core::http::microversion::Version;
 use super::{since, State};
 use crate::candidates::{self, Found};
 use crate::query::{self, Params};
+use crate::service::PlacementService;
 use crate::snapshot::Snapshot;
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::PlacementService>> {
@@ -28,15 +29,26 @@ async fn list(
 ) -> ApiResult<Response> {
     since(v, 1, 10)?;
     s.can(&ctx, "placement:allocation_candidates:list")?;
-    let q = query::candidate_query(&params, v)?;
-    s.fresh().await?;
-    let body = s.with_view(|snap| -> ApiResult<String> {
-        let found = candidates::search(snap, &q, v.at_least(1, 29))?;
-        Ok(render(snap, &found, v))
-    })?;
+    let body = search(&s, &params, v, |snap, found| render(snap, found, v)).await?;
     let mut resp = body.into_response();
     resp.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
     Ok(resp)
+}
+
+/// The search of `GET /allocation_candidates` once authorized; `answer` reads what was found
+/// while the snapshot is held (the handler renders it, the in-process client converts it).
+pub async fn search<R>(
+    s: &PlacementService,
+    params: &Params,
+    v: Version,
+    answer: impl FnOnce(&Snapshot, &Found) -> R,
+) -> ApiResult<R> {
+    let q = query::candidate_query(params, v)?;
+    s.fresh().await?;
+    s.with_view(|snap| -> ApiResult<R> {
+        let found = candidates::search(snap, &q, v.at_least(1, 29))?;
+        Ok(answer(snap, &found))
+    })
 }
 
 /// Names here are UUIDs and `[A-Z0-9_]` (checked on the way in), group suffixes

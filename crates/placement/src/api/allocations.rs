@@ -16,7 +16,7 @@ use stratus_core::http::Json;
 
 use super::{int, int_in, invalid, keys, no_content, object, ok, path_uuid, string, uuid_value, State};
 use crate::model::{is_rc_or_trait_name, is_uuid_like, AllocationMap, ConsumerWrite, UNKNOWN_CONSUMER_TYPE};
-use crate::service::{allocation_map, incomplete_consumer};
+use crate::service::{allocation_map, incomplete_consumer, PlacementService};
 
 pub fn routes() -> Router<std::sync::Arc<crate::service::PlacementService>> {
     Router::new()
@@ -180,13 +180,18 @@ async fn put(
     Json(body): Json<Value>,
 ) -> ApiResult<Response> {
     s.can(&ctx, "placement:allocations:update")?;
-    let Some(consumer) = crate::model::normalize_uuid(&consumer) else {
+    put_consumer(&s, &consumer, body, v).await?;
+    Ok(no_content())
+}
+
+/// `PUT /allocations/{consumer}` once authorized (the in-process client calls it too).
+pub async fn put_consumer(s: &PlacementService, consumer: &str, body: Value, v: Version) -> ApiResult<()> {
+    let Some(consumer) = crate::model::normalize_uuid(consumer) else {
         return Err(ApiError::bad_request(format!("Malformed consumer_uuid: {consumer}")));
     };
     let body = object(body)?;
     let write = consumer_write(consumer, &body, v, false)?;
-    s.replace_allocations(&[write], false).await?;
-    Ok(no_content())
+    s.replace_allocations(&[write], false).await
 }
 
 async fn post_many(
@@ -260,9 +265,14 @@ async fn delete(
     Path(consumer): Path<String>,
 ) -> ApiResult<Response> {
     s.can(&ctx, "placement:allocations:delete")?;
-    let consumer = path_uuid(&consumer);
+    delete_consumer(&s, &consumer).await?;
+    Ok(no_content())
+}
+
+/// `DELETE /allocations/{consumer}` once authorized: 404 when it has none.
+pub async fn delete_consumer(s: &PlacementService, consumer: &str) -> ApiResult<()> {
     let write = ConsumerWrite {
-        consumer,
+        consumer: path_uuid(consumer),
         allocations: AllocationMap::new(),
         project_id: String::new(),
         user_id: String::new(),
@@ -270,8 +280,7 @@ async fn delete(
         check_generation: false,
         consumer_type: None,
     };
-    s.replace_allocations(&[write], true).await?;
-    Ok(no_content())
+    s.replace_allocations(&[write], true).await
 }
 
 async fn for_provider(

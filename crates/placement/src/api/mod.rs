@@ -3,8 +3,8 @@
 //! (`additionalProperties: false`, types, bounds), with placement's wording.
 
 mod aggregates;
-mod allocation_candidates;
-mod allocations;
+pub mod allocation_candidates;
+pub mod allocations;
 mod inventories;
 mod reshaper;
 mod resource_classes;

@@ -595,17 +595,21 @@ pub async fn delete_allocations_of(c: &mut Conn, consumer: &str) -> Result<()> {
     Ok(())
 }
 
-pub async fn insert_allocation(c: &mut Conn, a: &AllocationRow) -> Result<()> {
-    sqlx::query(
-        "INSERT INTO allocations (consumer_uuid, provider_uuid, resource_class, used, created_at) VALUES (?, ?, ?, ?, ?)",
-    )
-    .bind(&a.consumer)
-    .bind(&a.provider)
-    .bind(&a.resource_class)
-    .bind(a.used)
-    .bind(now_string())
-    .execute(&mut *c)
-    .await?;
+/// Inserts allocation rows, in one statement.
+pub async fn insert_allocations(c: &mut Conn, rows: &[AllocationRow]) -> Result<()> {
+    if rows.is_empty() {
+        return Ok(());
+    }
+    let sql = format!(
+        "INSERT INTO allocations (consumer_uuid, provider_uuid, resource_class, used, created_at) VALUES {}",
+        vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ")
+    );
+    let now = now_string();
+    let mut q = sqlx::query(&sql);
+    for a in rows {
+        q = q.bind(&a.consumer).bind(&a.provider).bind(&a.resource_class).bind(a.used).bind(now.clone());
+    }
+    q.execute(&mut *c).await?;
     Ok(())
 }
 

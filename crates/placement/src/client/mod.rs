@@ -4,13 +4,18 @@
 //! It speaks microversion 1.39, authenticates with the service's own token (asking for a new
 //! one once when a token is refused), and retries writes that lost a provider-generation race.
 
+mod local;
+
 use std::collections::BTreeMap;
+use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::{Method, StatusCode};
 use serde::{Deserialize, Serialize};
 use serde_json::{json, Value};
 use stratus_core::service_auth::SharedTokenSource;
+
+use crate::service::PlacementService;
 
 pub const MICROVERSION: &str = "placement 1.39";
 /// Consumer type written with claims (nova's `INSTANCE`).
@@ -116,6 +121,8 @@ pub struct PlacementClient {
     endpoint: String,
     auth: SharedTokenSource,
     http: reqwest::Client,
+    /// Placement in this process: candidates, claims and releases skip HTTP (see `local`).
+    local: Option<Arc<PlacementService>>,
 }
 
 impl std::fmt::Debug for PlacementClient {
@@ -142,7 +149,15 @@ impl PlacementClient {
     /// `endpoint` is placement's base URL (`http://controller:8778`).
     pub fn new(endpoint: String, auth: SharedTokenSource) -> PlacementClient {
         let http = reqwest::Client::builder().timeout(Duration::from_secs(60)).build().expect("http client");
-        PlacementClient { endpoint: endpoint.trim_end_matches('/').to_string(), auth, http }
+        PlacementClient { endpoint: endpoint.trim_end_matches('/').to_string(), auth, http, local: None }
+    }
+
+    /// The same client, calling `service` directly for allocation candidates, claims and
+    /// releases (the scheduler's calls on every boot and delete) when placement runs in this
+    /// process; everything else still goes over REST.
+    pub fn in_process(mut self, service: Arc<PlacementService>) -> PlacementClient {
+        self.local = Some(service);
+        self
     }
 
     pub fn endpoint(&self) -> &str {
@@ -316,23 +331,9 @@ impl PlacementClient {
     }
 
     pub async fn allocation_candidates(&self, q: &CandidateQuery) -> Result<Candidates, ClientError> {
-        let mut query: Vec<(String, String)> = Vec::new();
-        let resources: Vec<String> = q.resources.iter().map(|(rc, n)| format!("{rc}:{n}")).collect();
-        query.push(("resources".into(), resources.join(",")));
-        let traits: Vec<String> =
-            q.required.iter().cloned().chain(q.forbidden.iter().map(|t| format!("!{t}"))).collect();
-        if !traits.is_empty() {
-            query.push(("required".into(), traits.join(",")));
-        }
-        for any in &q.member_of {
-            let value = if any.len() == 1 { any[0].clone() } else { format!("in:{}", any.join(",")) };
-            query.push(("member_of".into(), value));
-        }
-        if let Some(t) = &q.in_tree {
-            query.push(("in_tree".into(), t.clone()));
-        }
-        if let Some(l) = q.limit {
-            query.push(("limit".into(), l.to_string()));
+        let query = candidate_params(q);
+        if let Some(svc) = &self.local {
+            return local::allocation_candidates(svc, query).await;
         }
         // Typed straight from the text: the answer is large (about 0.5 MB for 1,000 hosts).
         #[derive(Deserialize)]
@@ -376,6 +377,9 @@ impl PlacementClient {
         consumer_generation: Option<i64>,
     ) -> Result<(), ClientError> {
         let body = consumer_body(allocations, project_id, user_id, consumer_generation);
+        if let Some(svc) = &self.local {
+            return local::put_allocations(svc, consumer, body).await;
+        }
         self.call(Method::PUT, &format!("/allocations/{consumer}"), &[], Some(&body), &[]).await?;
         Ok(())
     }
@@ -388,7 +392,14 @@ impl PlacementClient {
 
     /// Removes a consumer's allocations; none is fine.
     pub async fn delete_allocations(&self, consumer: &str) -> Result<(), ClientError> {
-        match self.call(Method::DELETE, &format!("/allocations/{consumer}"), &[], None, &[]).await {
+        let done = match &self.local {
+            Some(svc) => local::delete_allocations(svc, consumer).await,
+            None => self
+                .call(Method::DELETE, &format!("/allocations/{consumer}"), &[], None, &[])
+                .await
+                .map(|_| ()),
+        };
+        match done {
             Ok(_) | Err(ClientError::NotFound(_)) => Ok(()),
             Err(e) => Err(e),
         }
@@ -426,6 +437,29 @@ impl PlacementClient {
         }
         Ok(out)
     }
+}
+
+/// The query string of `GET /allocation_candidates` for `q`.
+fn candidate_params(q: &CandidateQuery) -> Vec<(String, String)> {
+    let mut query: Vec<(String, String)> = Vec::new();
+    let resources: Vec<String> = q.resources.iter().map(|(rc, n)| format!("{rc}:{n}")).collect();
+    query.push(("resources".into(), resources.join(",")));
+    let traits: Vec<String> =
+        q.required.iter().cloned().chain(q.forbidden.iter().map(|t| format!("!{t}"))).collect();
+    if !traits.is_empty() {
+        query.push(("required".into(), traits.join(",")));
+    }
+    for any in &q.member_of {
+        let value = if any.len() == 1 { any[0].clone() } else { format!("in:{}", any.join(",")) };
+        query.push(("member_of".into(), value));
+    }
+    if let Some(t) = &q.in_tree {
+        query.push(("in_tree".into(), t.clone()));
+    }
+    if let Some(l) = q.limit {
+        query.push(("limit".into(), l.to_string()));
+    }
+    query
 }
 
 fn consumer_body(
