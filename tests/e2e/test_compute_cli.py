@@ -239,6 +239,12 @@ def test_cold_migrate_moves_to_another_host(nova):
     nova.osc("server", "migrate", "--wait", sid)
     s = wait_status(nova.conn, sid, "VERIFY_RESIZE")
     assert s.compute_host != source
+    # Until confirmed, the migration holds the source host's resources as a MIGRATION consumer.
+    found = nova.conn.compute.get(f"/os-migrations?instance_uuid={sid}", microversion="2.59").json()
+    held = nova.conn.placement.get(f"/allocations/{found['migrations'][0]['uuid']}",
+                                   microversion="1.38").json()
+    assert held["consumer_type"] == "MIGRATION", held
+    assert usages(nova, source) == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
     nova.osc("server", "resize", "confirm", sid)
     s = wait_status(nova.conn, sid, "ACTIVE")
     assert usages(nova, source) == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}

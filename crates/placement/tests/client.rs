@@ -9,7 +9,10 @@ use std::sync::Arc;
 use common::*;
 use stratus_core::auth::BoxFuture;
 use stratus_core::service_auth::{StaticToken, TokenSource};
-use stratus_placement::client::{CandidateQuery, ClientError, Inventory, PlacementClient};
+use stratus_placement::client::{
+    CandidateQuery, ClientError, ConsumerAllocations, Inventory, PlacementClient, CONSUMER_TYPE,
+    MIGRATION_CONSUMER_TYPE,
+};
 
 fn inv(total: u64, ratio: f64) -> Inventory {
     Inventory { total, reserved: 0, min_unit: 1, max_unit: total, step_size: 1, allocation_ratio: ratio }
@@ -104,13 +107,32 @@ async fn client_end_to_end() {
     let migration = new_uuid();
     client
         .move_allocations(&[
-            (migration.clone(), a.clone(), "proj".into(), "user".into(), None),
-            (vm.clone(), allocs(&other, &[("VCPU", 2)]), "proj".into(), "user".into(), Some(1)),
+            ConsumerAllocations {
+                consumer: migration.clone(),
+                allocations: a.clone(),
+                project_id: "proj".into(),
+                user_id: "user".into(),
+                generation: None,
+                consumer_type: MIGRATION_CONSUMER_TYPE,
+            },
+            ConsumerAllocations {
+                consumer: vm.clone(),
+                allocations: allocs(&other, &[("VCPU", 2)]),
+                project_id: "proj".into(),
+                user_id: "user".into(),
+                generation: Some(1),
+                consumer_type: CONSUMER_TYPE,
+            },
         ])
         .await
         .unwrap();
     assert_eq!(client.allocations(&vm).await.unwrap().0, allocs(&other, &[("VCPU", 2)]));
     assert_eq!(client.allocations(&migration).await.unwrap().0, a);
+    // The migration holds the source as a MIGRATION consumer, the instance stays an INSTANCE.
+    for (consumer, kind) in [(&migration, "MIGRATION"), (&vm, "INSTANCE")] {
+        let shown = c.get(&format!("/allocations/{consumer}")).send().await.expect(200).body;
+        assert_eq!(shown["consumer_type"], kind, "{shown}");
+    }
     client.delete_allocations(&migration).await.unwrap();
     client.delete_allocations(&migration).await.unwrap();
     assert_eq!(client.allocations(&migration).await.unwrap(), (BTreeMap::new(), None));

@@ -10,7 +10,9 @@ use std::sync::Arc;
 
 use chrono::Utc;
 use stratus_compute_agent::rpc::AgentRequest;
-use stratus_placement::client::{Allocations, ClientError};
+use stratus_placement::client::{
+    Allocations, ClientError, ConsumerAllocations, CONSUMER_TYPE, MIGRATION_CONSUMER_TYPE,
+};
 
 use super::Requester;
 use crate::model::{Action, Flavor, Instance, PowerState, TaskState, VmState};
@@ -79,20 +81,14 @@ impl ComputeService {
         let mut chosen = None;
         for selection in decision.selections {
             let moves = [
-                (
+                held_by(
                     migration_uuid.clone(),
                     source_allocations.clone(),
-                    instance.project_id.clone(),
-                    instance.user_id.clone(),
+                    instance,
                     None,
+                    MIGRATION_CONSUMER_TYPE,
                 ),
-                (
-                    uuid.clone(),
-                    selection.allocations.clone(),
-                    instance.project_id.clone(),
-                    instance.user_id.clone(),
-                    generation,
-                ),
+                held_by(uuid.clone(), selection.allocations.clone(), instance, generation, CONSUMER_TYPE),
             ];
             match self.placement.move_allocations(&moves).await {
                 Ok(()) => {
@@ -189,19 +185,13 @@ impl ComputeService {
         let uuid = &instance.uuid;
         let migration_generation = self.placement.allocations(migration_uuid).await.ok().and_then(|(_, g)| g);
         let back = [
-            (
-                uuid.clone(),
-                source_allocations.clone(),
-                instance.project_id.clone(),
-                instance.user_id.clone(),
-                None,
-            ),
-            (
+            held_by(uuid.clone(), source_allocations.clone(), instance, None, CONSUMER_TYPE),
+            held_by(
                 migration_uuid.to_string(),
                 Allocations::new(),
-                instance.project_id.clone(),
-                instance.user_id.clone(),
+                instance,
                 migration_generation,
+                MIGRATION_CONSUMER_TYPE,
             ),
         ];
         let _ = self.placement.delete_allocations(uuid).await;
@@ -292,14 +282,8 @@ impl ComputeService {
             self.placement.allocations(&m.uuid).await.map_err(|e| e.to_string())?;
         let (_, generation) = self.placement.allocations(uuid).await.map_err(|e| e.to_string())?;
         let moves = [
-            (uuid.clone(), held.clone(), instance.project_id.clone(), instance.user_id.clone(), generation),
-            (
-                m.uuid.clone(),
-                BTreeMap::new(),
-                instance.project_id.clone(),
-                instance.user_id.clone(),
-                migration_generation,
-            ),
+            held_by(uuid.clone(), held.clone(), instance, generation, CONSUMER_TYPE),
+            held_by(m.uuid.clone(), BTreeMap::new(), instance, migration_generation, MIGRATION_CONSUMER_TYPE),
         ];
         self.placement.move_allocations(&moves).await.map_err(|e| format!("moving allocations back: {e}"))?;
         let power_on = instance.power_state == PowerState::Running;
@@ -338,5 +322,23 @@ impl ComputeService {
             let _ = self.start_confirm_resize(&i, None).await;
         }
         Ok(())
+    }
+}
+
+/// One consumer of a move of allocations, on behalf of `instance`'s project and user.
+fn held_by(
+    consumer: String,
+    allocations: Allocations,
+    instance: &Instance,
+    generation: Option<i64>,
+    consumer_type: &'static str,
+) -> ConsumerAllocations {
+    ConsumerAllocations {
+        consumer,
+        allocations,
+        project_id: instance.project_id.clone(),
+        user_id: instance.user_id.clone(),
+        generation,
+        consumer_type,
     }
 }

@@ -20,6 +20,9 @@ use crate::service::PlacementService;
 pub const MICROVERSION: &str = "placement 1.39";
 /// Consumer type written with claims (nova's `INSTANCE`).
 pub const CONSUMER_TYPE: &str = "INSTANCE";
+/// Consumer type of a migration's allocations (nova's `MIGRATION`: the source host's resources
+/// a resize or cold migration holds until it is confirmed or reverted).
+pub const MIGRATION_CONSUMER_TYPE: &str = "MIGRATION";
 const GENERATION_RETRIES: usize = 5;
 
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
@@ -112,9 +115,19 @@ pub struct Candidates {
     pub provider_summaries: BTreeMap<String, ProviderSummary>,
 }
 
-/// One consumer of a [`PlacementClient::move_allocations`]: (consumer, allocations — empty to
-/// remove them —, project, user, consumer generation).
-pub type ConsumerAllocations = (String, Allocations, String, String, Option<i64>);
+/// One consumer of a [`PlacementClient::move_allocations`].
+#[derive(Debug, Clone, PartialEq)]
+pub struct ConsumerAllocations {
+    pub consumer: String,
+    /// Empty to remove the consumer's allocations.
+    pub allocations: Allocations,
+    pub project_id: String,
+    pub user_id: String,
+    /// The generation last seen; None for a new consumer.
+    pub generation: Option<i64>,
+    /// [`CONSUMER_TYPE`] or [`MIGRATION_CONSUMER_TYPE`].
+    pub consumer_type: &'static str,
+}
 
 #[derive(Clone)]
 pub struct PlacementClient {
@@ -376,7 +389,7 @@ impl PlacementClient {
         user_id: &str,
         consumer_generation: Option<i64>,
     ) -> Result<(), ClientError> {
-        let body = consumer_body(allocations, project_id, user_id, consumer_generation);
+        let body = consumer_body(allocations, project_id, user_id, consumer_generation, CONSUMER_TYPE);
         if let Some(svc) = &self.local {
             return local::put_allocations(svc, consumer, body).await;
         }
@@ -409,8 +422,9 @@ impl PlacementClient {
     /// allocations between consumers).
     pub async fn move_allocations(&self, consumers: &[ConsumerAllocations]) -> Result<(), ClientError> {
         let mut body = serde_json::Map::new();
-        for (consumer, allocations, project, user, generation) in consumers {
-            body.insert(consumer.clone(), consumer_body(allocations, project, user, *generation));
+        for c in consumers {
+            let b = consumer_body(&c.allocations, &c.project_id, &c.user_id, c.generation, c.consumer_type);
+            body.insert(c.consumer.clone(), b);
         }
         self.call(Method::POST, "/allocations", &[], Some(&Value::Object(body)), &[]).await?;
         Ok(())
@@ -467,6 +481,7 @@ fn consumer_body(
     project_id: &str,
     user_id: &str,
     generation: Option<i64>,
+    consumer_type: &str,
 ) -> Value {
     let allocs: serde_json::Map<String, Value> =
         allocations.iter().map(|(rp, res)| (rp.clone(), json!({"resources": res}))).collect();
@@ -475,7 +490,7 @@ fn consumer_body(
         "project_id": project_id,
         "user_id": user_id,
         "consumer_generation": generation,
-        "consumer_type": CONSUMER_TYPE,
+        "consumer_type": consumer_type,
     })
 }
 
