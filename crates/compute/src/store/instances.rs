@@ -563,7 +563,7 @@ impl Store {
         Ok(())
     }
 
-    /// Ends several events of an action at once, and the action ([`Store::finish_event`]).
+    /// Ends several events of an action at once, and the action (its `message` "Error" on failure).
     pub async fn finish_events(
         &self,
         action_id: &str,
@@ -598,20 +598,7 @@ impl Store {
 
     /// Ends an event (and its action, with `message` = "Error" on failure).
     pub async fn finish_event(&self, action_id: &str, event: &str, error: Option<&str>) -> ApiResult<()> {
-        let now = stratus_core::db::now_string();
-        let result = if error.is_some() { "Error" } else { "Success" };
-        sqlx::query(
-            "UPDATE instance_action_events SET result = ?, details = ?, finish_time = ? \
-             WHERE action_id = ? AND event = ? AND finish_time IS NULL",
-        )
-        .bind(result)
-        .bind(error)
-        .bind(&now)
-        .bind(action_id)
-        .bind(event)
-        .execute(self.db().pool())
-        .await?;
-        self.finish_action(action_id, &now, error.is_some()).await
+        self.finish_events(action_id, &[event], error).await
     }
 
     pub async fn actions(&self, uuid: &str) -> ApiResult<Vec<InstanceAction>> {
