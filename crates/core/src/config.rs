@@ -28,6 +28,7 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     pub compute_agent: ComputeAgentConfig,
     pub bus: BusConfig,
+    pub object_storage: ObjectStorageConfig,
 }
 
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -88,6 +89,13 @@ pub struct ImageConfig {
     /// Total bytes of image data one project may store; 0 means no limit
     /// (glance's `user_storage_quota`).
     pub project_quota_bytes: u64,
+    /// Where new image data goes: `file` (the filesystem store, `store_dir`) or `swift`
+    /// (this cloud's object storage, in the `glance` service user's account).
+    pub default_store: String,
+    /// The container the `swift` store keeps image data in.
+    pub swift_container: String,
+    /// The object-storage endpoint of the `swift` store; empty means this node's.
+    pub swift_url: String,
 }
 
 impl Default for ImageConfig {
@@ -98,6 +106,9 @@ impl Default for ImageConfig {
             store_dir: String::new(),
             max_image_bytes: 1 << 40,
             project_quota_bytes: 0,
+            default_store: "file".into(),
+            swift_container: "glance".into(),
+            swift_url: String::new(),
         }
     }
 }
@@ -263,6 +274,46 @@ pub struct BusConfig {
     pub rpc_response_timeout: u64,
 }
 
+#[derive(Debug, Clone, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+pub struct ObjectStorageConfig {
+    /// Address the object-storage API (swift) listens on.
+    pub listen: String,
+    /// Where object data and the listing databases live; empty means `<data_dir>/objects`.
+    pub root: String,
+    /// Partition power of the local ring (2^n partitions), as swift's `part_power`.
+    pub part_power: u32,
+    /// Seconds between runs of the object expirer (`X-Delete-At`).
+    pub expirer_interval: u64,
+    /// Largest object accepted without segments, in bytes (swift's `max_file_size`).
+    pub max_file_size: u64,
+    /// Largest number of segments in one static large object manifest.
+    pub max_manifest_segments: u64,
+    /// Roles that make a caller the owner of its project's account (keystoneauth's
+    /// `operator_roles`), comma-separated.
+    pub operator_roles: String,
+    /// Roles that may only read their project's account, comma-separated.
+    pub reader_roles: String,
+    /// Roles that may act on every account (keystoneauth's `reseller_admin_role`).
+    pub reseller_admin_roles: String,
+}
+
+impl Default for ObjectStorageConfig {
+    fn default() -> Self {
+        ObjectStorageConfig {
+            listen: "0.0.0.0:8080".into(),
+            root: String::new(),
+            part_power: 10,
+            expirer_interval: 30,
+            max_file_size: 5 * 1024 * 1024 * 1024 + 2,
+            max_manifest_segments: 1000,
+            operator_roles: "admin,member".into(),
+            reader_roles: "reader".into(),
+            reseller_admin_roles: "admin".into(),
+        }
+    }
+}
+
 impl Default for BusConfig {
     fn default() -> Self {
         BusConfig { transport_url: String::new(), rpc_response_timeout: 60 }
@@ -284,6 +335,7 @@ impl Default for Config {
             scheduler: SchedulerConfig::default(),
             compute_agent: ComputeAgentConfig::default(),
             bus: BusConfig::default(),
+            object_storage: ObjectStorageConfig::default(),
         }
     }
 }
@@ -366,6 +418,14 @@ impl Config {
             self.data_dir.join("images")
         } else {
             PathBuf::from(&self.image.store_dir)
+        }
+    }
+
+    pub fn object_storage_root(&self) -> PathBuf {
+        if self.object_storage.root.is_empty() {
+            self.data_dir.join("objects")
+        } else {
+            PathBuf::from(&self.object_storage.root)
         }
     }
 

@@ -109,6 +109,8 @@ pub enum ErrorStyle {
     /// placement: `{"errors": [{"status": 409, "title": "Conflict", "detail": "...",
     /// "code": "placement.concurrent_update"}]}` (the code from the error's `kind`)
     Placement,
+    /// swift: a short HTML page, `<html><h1>Not Found</h1><p>...</p></html>`
+    ObjectStore,
 }
 
 impl ErrorStyle {
@@ -148,6 +150,11 @@ impl ErrorStyle {
                 "detail": err.message,
                 "code": err.kind.unwrap_or("placement.undefined_code"),
             }]}),
+            ErrorStyle::ObjectStore => json!(format!(
+                "<html><h1>{}</h1><p>{}</p></html>",
+                err.status.canonical_reason().unwrap_or("Error"),
+                html_escape(&err.message)
+            )),
             ErrorStyle::Network => json!({"NeutronError": {
                 "type": err.kind.unwrap_or(match code {
                     400 => "BadRequest",
@@ -162,6 +169,10 @@ impl ErrorStyle {
             }}),
         }
     }
+}
+
+fn html_escape(s: &str) -> String {
+    s.replace('&', "&amp;").replace('<', "&lt;").replace('>', "&gt;")
 }
 
 #[cfg(test)]

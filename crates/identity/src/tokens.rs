@@ -486,6 +486,38 @@ impl Identity {
         Ok(catalog)
     }
 
+    /// The catalog as `ctx` sees it: `%(project_id)s` (or `%(tenant_id)s`, `$(project_id)s`)
+    /// in endpoint URLs becomes the token's project, as keystone does; endpoints that need a
+    /// project are left out of the catalog of a token without one.
+    pub async fn catalog_for(&self, ctx: &AuthContext) -> ApiResult<Value> {
+        let catalog = self.catalog().await?;
+        let mut out = (*catalog).clone();
+        let templated = |url: &str| {
+            ["%(project_id)s", "%(tenant_id)s", "$(project_id)s", "$(tenant_id)s"]
+                .iter()
+                .any(|t| url.contains(t))
+        };
+        for entry in out.as_array_mut().into_iter().flatten() {
+            let Some(eps) = entry.get_mut("endpoints").and_then(Value::as_array_mut) else { continue };
+            eps.retain_mut(|ep| {
+                let Some(url) = ep.get("url").and_then(Value::as_str).map(str::to_string) else {
+                    return true;
+                };
+                if !templated(&url) {
+                    return true;
+                }
+                let Some(project) = ctx.project_id() else { return false };
+                let mut url = url;
+                for t in ["%(project_id)s", "%(tenant_id)s", "$(project_id)s", "$(tenant_id)s"] {
+                    url = url.replace(t, project);
+                }
+                ep["url"] = json!(url);
+                true
+            });
+        }
+        Ok(out)
+    }
+
     /// The `{"token": …}` body of an issued or validated token.
     pub async fn token_body(&self, ctx: &AuthContext, with_catalog: bool) -> ApiResult<Value> {
         let mut t = json!({
@@ -520,7 +552,7 @@ impl Identity {
                 json!(ctx.roles.iter().map(|r| json!({"id": r.id, "name": r.name})).collect::<Vec<_>>()),
             );
             if with_catalog {
-                obj.insert("catalog".into(), (*self.catalog().await?).clone());
+                obj.insert("catalog".into(), self.catalog_for(ctx).await?);
             }
         }
         if let Some(ac) = &ctx.application_credential {

@@ -10,6 +10,7 @@ use stratus_identity::bootstrap::{BootstrapReport, CatalogEntry};
 use stratus_identity::tokens::LocalResolver;
 use stratus_identity::Identity;
 use stratus_image::ImageService;
+use stratus_object_storage::ObjectStorage;
 use stratus_placement::PlacementService;
 
 use stratus_core::bus::SharedBus;
@@ -42,6 +43,12 @@ pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
             name: "nova",
             description: "OpenStack Compute",
             url: format!("{}/v2.1", config.public_url(&config.compute.listen)),
+        },
+        CatalogEntry {
+            service_type: "object-store",
+            name: "swift",
+            description: "OpenStack Object Storage",
+            url: format!("{}/v1/AUTH_%(project_id)s", config.public_url(&config.object_storage.listen)),
         },
     ]
 }
@@ -108,12 +115,14 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     let bus: SharedBus = compute::connect_bus(&config).await?;
     let service_auth = compute::service_auth(&identity, &config).await?;
     let compute = compute::open(&config, bus.clone(), service_auth.clone(), placement.clone()).await?;
+    let object_storage = ObjectStorage::open(config.clone()).await.context("opening object storage")?;
 
     let (trigger, shutdown) = ShutdownTrigger::new();
     let identity_listener = http::bind("identity", &config.identity.listen).await?;
     let image_listener = http::bind("image", &config.image.listen).await?;
     let placement_listener = http::bind("placement", &config.placement.listen).await?;
     let compute_listener = http::bind("compute", &config.compute.listen).await?;
+    let object_listener = http::bind("object-storage", &config.object_storage.listen).await?;
     identity.spawn_key_watcher(shutdown.clone());
     let servers = [
         tokio::spawn(http::serve(
@@ -137,12 +146,19 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
         tokio::spawn(http::serve(
             "compute",
             compute_listener,
-            stratus_compute::api::router(compute.clone(), resolver),
+            stratus_compute::api::router(compute.clone(), resolver.clone()),
+            shutdown.clone(),
+        )),
+        tokio::spawn(http::serve(
+            "object-storage",
+            object_listener,
+            stratus_object_storage::api::router(object_storage.clone(), resolver),
             shutdown.clone(),
         )),
     ];
     let mut workers = compute::spawn_fake_agents(&config, &bus, &service_auth, &shutdown);
     workers.push(tokio::spawn(compute.clone().run_conductor(shutdown.clone())));
+    workers.push(object_storage.clone().spawn_expirer(shutdown.clone()));
 
     wait_for_signal().await;
     tracing::info!("shutting down");
@@ -157,6 +173,7 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     identity.store.db().close().await;
     image.store.db().close().await;
     placement.store.db().close().await;
+    object_storage.close().await;
     Ok(())
 }
 

@@ -93,9 +93,14 @@ async fn render_error(resp: Response, style: ErrorStyle) -> Response {
 }
 
 fn with_body(resp: Response, style: ErrorStyle, err: &ApiError) -> Response {
-    let body = serde_json::to_vec(&style.body(err)).expect("json");
+    let (body, content_type) = match (style, style.body(err)) {
+        (ErrorStyle::ObjectStore, serde_json::Value::String(html)) => {
+            (html.into_bytes(), "text/html; charset=UTF-8")
+        }
+        (_, value) => (serde_json::to_vec(&value).expect("json"), "application/json"),
+    };
     let (mut parts, _) = resp.into_parts();
-    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static("application/json"));
+    parts.headers.insert(header::CONTENT_TYPE, HeaderValue::from_static(content_type));
     parts.headers.insert(header::CONTENT_LENGTH, HeaderValue::from(body.len()));
     Response::from_parts(parts, Body::from(body))
 }

@@ -95,8 +95,8 @@ async fn catalog(s: State, Authenticated(caller): Authenticated) -> ApiResult<Js
     if caller.project.is_none() && caller.domain.is_none() && caller.system.is_none() {
         return Err(ApiError::forbidden("The service catalog is given to scoped tokens only."));
     }
-    let catalog = s.catalog().await?;
-    Ok(Json(json!({"catalog": *catalog, "links": {"self": null, "previous": null, "next": null}})))
+    let catalog = s.catalog_for(&caller).await?;
+    Ok(Json(json!({"catalog": catalog, "links": {"self": null, "previous": null, "next": null}})))
 }
 
 /// Projects the caller can scope to.
