@@ -89,6 +89,7 @@ class Cloud:
         self.image_port = free_port()
         self.placement_port = free_port()
         self.compute_port = free_port()
+        self.object_port = free_port()
         self.env = dict(os.environ)
         for k in list(self.env):
             if k.startswith("OS_"):
@@ -99,6 +100,7 @@ class Cloud:
             "STRATUS_IMAGE_LISTEN": f"127.0.0.1:{self.image_port}",
             "STRATUS_PLACEMENT_LISTEN": f"127.0.0.1:{self.placement_port}",
             "STRATUS_COMPUTE_LISTEN": f"127.0.0.1:{self.compute_port}",
+            "STRATUS_OBJECT_STORAGE_LISTEN": f"127.0.0.1:{self.object_port}",
             "STRATUS_PUBLIC_HOST": "127.0.0.1",
             # A lower bcrypt cost keeps the suite quick; the hashing path is the same.
             "STRATUS_IDENTITY_PASSWORD_HASH_ROUNDS": "6",
@@ -128,6 +130,7 @@ class Cloud:
         wait_port(self.image_port, self.proc)
         wait_port(self.placement_port, self.proc)
         wait_port(self.compute_port, self.proc)
+        wait_port(self.object_port, self.proc)
         self.startup_seconds = time.time() - started
         self.admin = read_openrc(os.path.join(self.data_dir, "admin-openrc.sh"))
 
