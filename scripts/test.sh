@@ -10,7 +10,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-if [ ! -x .venv/bin/openstack ] || [ ! -x .venv/bin/pytest ]; then
+if [ ! -x .venv/bin/openstack ] || [ ! -x .venv/bin/pytest ] || [ ! -x .venv/bin/swift ]; then
     echo "== installing the OpenStack clients into .venv"
     python3 -m venv .venv
     .venv/bin/pip install -q --upgrade pip

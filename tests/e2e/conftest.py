@@ -145,6 +145,12 @@ class Cloud:
                 return None
         return self.proc.returncode if self.proc else None
 
+    def crash(self):
+        """kill -9: no shutdown work at all, as after a power cut of the process."""
+        if self.proc and self.proc.poll() is None:
+            self.proc.kill()
+            self.proc.wait()
+
     def restart(self):
         code = self.stop()
         assert code == 0, f"stratus did not stop cleanly: {code}"

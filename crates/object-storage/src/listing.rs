@@ -63,9 +63,12 @@ pub struct ListQuery {
     pub reverse: bool,
 }
 
+/// Two pools on one database: readers, and one writer connection so that writers queue in
+/// this process instead of failing to upgrade their locks (SQLite allows one writer).
 #[derive(Clone)]
 pub struct Listings {
     pool: SqlitePool,
+    writer: SqlitePool,
 }
 
 const SCHEMA: &[&str] = &[
@@ -131,20 +134,27 @@ impl Listings {
             .journal_mode(SqliteJournalMode::Wal)
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(std::time::Duration::from_secs(10));
+        let writer = SqlitePoolOptions::new()
+            .max_connections(1)
+            .test_before_acquire(false)
+            .connect_with(options.clone())
+            .await
+            .with_context(|| format!("opening the listing database {}", path.display()))?;
+        for stmt in SCHEMA {
+            sqlx::query(stmt).execute(&writer).await?;
+        }
         let pool = SqlitePoolOptions::new()
             .max_connections(4)
             .test_before_acquire(false)
             .connect_with(options)
             .await
             .with_context(|| format!("opening the listing database {}", path.display()))?;
-        for stmt in SCHEMA {
-            sqlx::query(stmt).execute(&pool).await?;
-        }
-        Ok(Listings { pool })
+        Ok(Listings { pool, writer })
     }
 
     pub async fn close(&self) {
         self.pool.close().await;
+        self.writer.close().await;
     }
 
     // ---- accounts ----
@@ -154,7 +164,7 @@ impl Listings {
         sqlx::query("INSERT OR IGNORE INTO accounts (account, created) VALUES (?, ?)")
             .bind(account)
             .bind(Timestamp::now().normal())
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -190,7 +200,7 @@ impl Listings {
         sqlx::query("UPDATE accounts SET metadata = ? WHERE account = ?")
             .bind(meta_json(metadata))
             .bind(account)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(())
     }
@@ -251,7 +261,7 @@ impl Listings {
         .bind(name)
         .bind(Timestamp::now().normal())
         .bind(meta_json(metadata))
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -283,7 +293,7 @@ impl Listings {
             .bind(meta_json(metadata))
             .bind(account)
             .bind(name)
-            .execute(&self.pool)
+            .execute(&self.writer)
             .await?;
         Ok(done.rows_affected() == 1)
     }
@@ -291,7 +301,7 @@ impl Listings {
     /// Deletes an empty container: `Ok(None)` when it does not exist, `Ok(Some(false))` when
     /// it still holds objects.
     pub async fn delete_container(&self, account: &str, name: &str) -> sqlx::Result<Option<bool>> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let count: Option<i64> =
             sqlx::query_scalar("SELECT object_count FROM containers WHERE account = ? AND name = ?")
                 .bind(account)
@@ -355,7 +365,7 @@ impl Listings {
         row: &ObjectRow,
         delete_at: Option<u64>,
     ) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let old = sqlx::query(
             "SELECT timestamp, size FROM objects WHERE account = ? AND container = ? AND name = ?",
         )
@@ -414,7 +424,7 @@ impl Listings {
         name: &str,
         at: Timestamp,
     ) -> sqlx::Result<()> {
-        let mut tx = self.pool.begin().await?;
+        let mut tx = self.writer.begin().await?;
         let old = sqlx::query(
             "SELECT timestamp, size FROM objects WHERE account = ? AND container = ? AND name = ?",
         )
@@ -493,7 +503,7 @@ impl Listings {
                object_count = (SELECT COUNT(*) FROM objects o WHERE o.account = containers.account AND o.container = containers.name), \
                bytes_used = (SELECT COALESCE(SUM(size), 0) FROM objects o WHERE o.account = containers.account AND o.container = containers.name)",
         )
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
@@ -524,7 +534,7 @@ impl Listings {
         .bind(account)
         .bind(container)
         .bind(name)
-        .execute(&self.pool)
+        .execute(&self.writer)
         .await?;
         Ok(())
     }
