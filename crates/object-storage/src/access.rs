@@ -25,12 +25,13 @@ pub enum Caller {
         referer: Option<String>,
     },
     /// An anonymous request with a valid TempURL for `object` (a name prefix when `prefix`)
-    /// in `/account/container`.
+    /// in `/account/container`, signed with an account key (`account_key`) or a container key.
     TempUrl {
         account: String,
         container: String,
         object: String,
         prefix: bool,
+        account_key: bool,
     },
 }
 
@@ -110,16 +111,28 @@ impl Access {
         roles.iter().any(|r| ctx.has_role(r))
     }
 
-    /// Does a TempURL caller cover this object?
-    pub fn temp_url_covers(caller: &Caller, account: &str, container: &str, object: &str) -> Option<bool> {
-        match caller {
-            Caller::TempUrl { account: a, container: c, object: o, prefix } => Some(
-                a == account
-                    && c == container
-                    && if *prefix { object.starts_with(o.as_str()) } else { o == object },
-            ),
-            _ => None,
-        }
+    /// Does a TempURL caller cover this object? `object` is `None` for the segments a signed
+    /// large object reads: anywhere in the account with an account key, in the signed
+    /// container with a container key (as swift).
+    pub fn temp_url_covers(
+        caller: &Caller,
+        account: &str,
+        container: &str,
+        object: Option<&str>,
+        action: Action,
+    ) -> Option<bool> {
+        let Caller::TempUrl { account: a, container: c, object: o, prefix, account_key } = caller else {
+            return None;
+        };
+        Some(
+            a == account
+                && match object {
+                    Some(object) => {
+                        c == container && if *prefix { object.starts_with(o.as_str()) } else { o == object }
+                    }
+                    None => action == Action::ReadObject && (*account_key || c == container),
+                },
+        )
     }
 
     pub fn standing(&self, caller: &Caller, account: &str) -> Standing {

@@ -195,6 +195,14 @@ impl Listings {
         })
     }
 
+    pub async fn account_metadata(&self, account: &str) -> sqlx::Result<Metadata> {
+        let meta: Option<String> = sqlx::query_scalar("SELECT metadata FROM accounts WHERE account = ?")
+            .bind(account)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(meta.as_deref().map(parse_meta).unwrap_or_default())
+    }
+
     pub async fn set_account_metadata(&self, account: &str, metadata: &Metadata) -> sqlx::Result<()> {
         self.ensure_account(account).await?;
         sqlx::query("UPDATE accounts SET metadata = ? WHERE account = ?")

@@ -252,9 +252,10 @@ impl ObjectStorage {
                 return Err(exceeded());
             }
         }
-        let acct = self.listings.account(account).await?;
-        if let Some(q) = quota(&acct.metadata, "x-account-meta-quota-bytes") {
-            if acct.bytes_used + adding > q {
+        // The account's totals are summed only when it has a quota.
+        let metadata = self.listings.account_metadata(account).await?;
+        if let Some(q) = quota(&metadata, "x-account-meta-quota-bytes") {
+            if self.listings.account(account).await?.bytes_used + adding > q {
                 return Err(exceeded());
             }
         }

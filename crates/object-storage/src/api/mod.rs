@@ -4,11 +4,11 @@
 
 mod account;
 mod conditional;
-mod container;
-mod headers;
+pub(crate) mod container;
+pub(crate) mod headers;
 mod info;
 mod listing_format;
-mod object;
+pub(crate) mod object;
 
 use std::collections::HashMap;
 use std::sync::Arc;

@@ -43,10 +43,10 @@ pub async fn authorize(
     req: &Req,
     account: &str,
     container: &str,
+    object: Option<&str>,
     action: Action,
 ) -> SwiftResult<Standing> {
-    let object = req.object.as_deref().unwrap_or("");
-    match crate::access::Access::temp_url_covers(&req.caller, account, container, object) {
+    match crate::access::Access::temp_url_covers(&req.caller, account, container, object, action) {
         Some(true) => return Ok(Standing::Other),
         Some(false) => return Err(crate::error::unauthorized()),
         None => {}
@@ -79,7 +79,7 @@ pub fn object_response_headers(meta: &ObjectMeta) -> HeaderMap {
 
 async fn get(service: &Service, req: Req) -> SwiftResult<Response> {
     let (account, container, object) = names(&req);
-    authorize(service, &req, &account, &container, Action::ReadObject).await?;
+    authorize(service, &req, &account, &container, Some(&object), Action::ReadObject).await?;
     let obj = service.get_object(&account, &container, &object).await?;
     let raw_manifest = req.query("multipart-manifest") == Some("get");
     if !raw_manifest && crate::large::is_large(&obj.meta) {
@@ -96,7 +96,13 @@ async fn get(service: &Service, req: Req) -> SwiftResult<Response> {
     respond_with(&req, headers, &etag, obj.meta.timestamp.http_date(), size, |range| body_of(obj, range))
 }
 
-async fn cors_headers(service: &Service, req: &Req, account: &str, container: &str, headers: &mut HeaderMap) {
+pub(crate) async fn cors_headers(
+    service: &Service,
+    req: &Req,
+    account: &str,
+    container: &str,
+    headers: &mut HeaderMap,
+) {
     if req.header("origin").is_none() {
         return;
     }
@@ -233,7 +239,7 @@ fn async_stream(
 }
 
 /// `X-Delete-At` / `X-Delete-After` → the `x-delete-at` header kept with the object.
-fn delete_at(req: &Req, headers: &mut BTreeMap<String, String>) -> SwiftResult<()> {
+pub(crate) fn delete_at(req: &Req, headers: &mut BTreeMap<String, String>) -> SwiftResult<()> {
     let now = unix_now();
     if let Some(after) = req.header("x-delete-after") {
         let secs: u64 = after.trim().parse().map_err(|_| bad_request("Non-integer X-Delete-After"))?;
@@ -249,7 +255,7 @@ fn delete_at(req: &Req, headers: &mut BTreeMap<String, String>) -> SwiftResult<(
 }
 
 /// Content type of a PUT: the header, or a guess from the name, as swift's mimetypes.
-fn content_type(req: &Req, object: &str) -> String {
+pub(crate) fn content_type(req: &Req, object: &str) -> String {
     match req.header("content-type").map(str::trim) {
         Some(ct) if !ct.is_empty() && req.header("x-detect-content-type") != Some("true") => ct.to_string(),
         _ => guess_type(object).to_string(),
@@ -286,7 +292,7 @@ pub fn body_stream(body: Body) -> BodyStream {
 
 async fn put(service: &Service, req: Req) -> SwiftResult<Response> {
     let (account, container, object) = names(&req);
-    authorize(service, &req, &account, &container, Action::WriteObject).await?;
+    authorize(service, &req, &account, &container, Some(&object), Action::WriteObject).await?;
     check_object_name(&object)?;
     check_metadata(&req.headers, Kind::Object)?;
     if req.query("multipart-manifest") == Some("put") {
@@ -308,12 +314,9 @@ async fn put(service: &Service, req: Req) -> SwiftResult<Response> {
         None => None,
     };
     let chunked = req.header("transfer-encoding").is_some_and(|t| t.to_ascii_lowercase().contains("chunked"));
-    if content_length.is_none() && !chunked {
-        return Err(SwiftError::new(
-            StatusCode::LENGTH_REQUIRED,
-            "Missing Content-Length or Transfer-Encoding: chunked.",
-        ));
-    }
+    // Without either, HTTP/1.1 says the body is empty (swift answers 411; an empty object is
+    // what the client meant).
+    let content_length = if content_length.is_none() && !chunked { Some(0) } else { content_length };
     let mut headers = object_headers(&req.headers);
     delete_at(&req, &mut headers)?;
     if let Some(manifest) = headers.get("x-object-manifest") {
@@ -329,7 +332,7 @@ async fn put(service: &Service, req: Req) -> SwiftResult<Response> {
     Ok(created(&meta))
 }
 
-fn created(meta: &ObjectMeta) -> Response {
+pub(crate) fn created(meta: &ObjectMeta) -> Response {
     let mut h = HeaderMap::new();
     insert(&mut h, "etag", &meta.etag);
     insert(&mut h, "last-modified", meta.timestamp.http_date());
@@ -366,8 +369,8 @@ async fn copy(
     src: (&str, &str, &str),
     dst: (&str, &str, &str),
 ) -> SwiftResult<Response> {
-    authorize(service, req, src.0, src.1, Action::ReadObject).await?;
-    authorize(service, req, dst.0, dst.1, Action::WriteObject).await?;
+    authorize(service, req, src.0, src.1, Some(src.2), Action::ReadObject).await?;
+    authorize(service, req, dst.0, dst.1, Some(dst.2), Action::WriteObject).await?;
     check_object_name(dst.2)?;
     let source = service.get_object(src.0, src.1, src.2).await?;
     let fresh = req.header("x-fresh-metadata").is_some_and(|v| v.eq_ignore_ascii_case("true"));
@@ -390,7 +393,7 @@ async fn copy(
         .map(str::to_string)
         .unwrap_or_else(|| source.meta.content_type.clone());
     let (body, size, etag) = if crate::large::is_large(&source.meta) {
-        crate::large::assembled(service, src.0, source).await?
+        crate::large::assembled(service, req, src.0, source).await?
     } else {
         let size = source.meta.size;
         let etag = source.meta.etag.clone();
@@ -407,7 +410,7 @@ async fn copy(
 
 async fn post(service: &Service, req: Req) -> SwiftResult<Response> {
     let (account, container, object) = names(&req);
-    authorize(service, &req, &account, &container, Action::WriteObject).await?;
+    authorize(service, &req, &account, &container, Some(&object), Action::WriteObject).await?;
     check_metadata(&req.headers, Kind::Object)?;
     let mut headers = object_headers(&req.headers);
     headers.remove("x-object-manifest");
@@ -419,7 +422,7 @@ async fn post(service: &Service, req: Req) -> SwiftResult<Response> {
 
 async fn delete(service: &Service, req: Req) -> SwiftResult<Response> {
     let (account, container, object) = names(&req);
-    authorize(service, &req, &account, &container, Action::WriteObject).await?;
+    authorize(service, &req, &account, &container, Some(&object), Action::WriteObject).await?;
     if req.query("multipart-manifest") == Some("delete") {
         return crate::large::delete_manifest(service, req).await;
     }

@@ -78,8 +78,7 @@ pub struct Server {
 }
 
 pub fn config(data_dir: &std::path::Path) -> Config {
-    let mut config = Config::default();
-    config.data_dir = data_dir.to_path_buf();
+    let mut config = Config { data_dir: data_dir.to_path_buf(), ..Config::default() };
     config.object_storage.part_power = 6;
     config
 }
