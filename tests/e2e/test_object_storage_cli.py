@@ -188,6 +188,9 @@ def test_bad_input_changes_nothing(cloud, tmp_path):
     err = cloud.osc_fails("container", "create", "x" * 257)
     assert "400" in err or "longer than 256" in err
     assert "x" * 257 not in [x["Name"] for x in cloud.osc("container", "list", "-f", "json")]
+    # A name with a slash is a container and an object: PUT into a missing container is 404.
+    cloud.osc_fails("container", "create", "a/b")
+    assert "a" not in [x["Name"] for x in cloud.osc("container", "list", "-f", "json")]
     # An object over the size limit without segments: 413.
     status, _, body = request("PUT", f"{base}/huge", cloud.token, b"\0" * (MAX_FILE + 1))
     assert status == 413, body
@@ -237,6 +240,64 @@ def test_expiring_object_disappears(cloud):
         time.sleep(0.3)
     assert request("GET", f"{base}/note", cloud.token)[0] == 404
     assert listing(cloud, c) == [], "the expirer removed the listing row too"
+
+
+def big_file(path, mib):
+    data = os.urandom(256 * 1024) * (4 * mib)
+    path.write_bytes(data)
+    return hashlib.md5(data).hexdigest()
+
+
+@pytest.mark.parametrize("use_slo", [True, False], ids=["slo", "dlo"])
+def test_swift_segmented_upload_and_download(cloud, tmp_path, use_slo):
+    c = unique("big")
+    os.chdir(tmp_path)
+    digest = big_file(tmp_path / "disk.img", 3)  # 3 MiB: over this cloud's 1 MiB limit
+    # Without segments the object is too large.
+    proc = swift(cloud, "upload", c, "disk.img", check=False)
+    assert proc.returncode != 0 and "413" in proc.stderr
+    args = ["upload", "--segment-size", str(512 * 1024), c, "disk.img"]
+    swift(cloud, *(args[:1] + (["--use-slo"] if use_slo else []) + args[1:]))
+    segments = swift(cloud, "list", f"{c}_segments").stdout.split()
+    assert len(segments) == 6, segments
+    stat = swift(cloud, "stat", c, "disk.img").stdout
+    assert "Content Length: 3145728" in stat, stat
+    assert ("Static Large Object" if use_slo else "Manifest:") in stat or "Manifest" in stat, stat
+    out = tmp_path / "back.img"
+    swift(cloud, "download", c, "disk.img", "-o", str(out))
+    assert hashlib.md5(out.read_bytes()).hexdigest() == digest
+    # A ranged read across a segment boundary.
+    status, _, body = request("GET", f"{cloud.store_url}/{c}/disk.img", cloud.token,
+                              headers={"Range": "bytes=524000-525000"})
+    assert status == 206 and body == (tmp_path / "disk.img").read_bytes()[524000:525001]
+    swift(cloud, "delete", c, "disk.img")
+    assert swift(cloud, "list", f"{c}_segments", check=False).stdout.split() == []
+    os.chdir(ROOT)
+
+
+def test_swift_tempurl_gives_curl_access_until_it_expires(cloud, tmp_path):
+    c = unique("share")
+    base = f"{cloud.store_url}/{c}"
+    request("PUT", base, cloud.token)
+    request("PUT", f"{base}/report.pdf", cloud.token, b"%PDF secret")
+    swift(cloud, "post", "-m", "Temp-URL-Key:s3cret")
+    path = base[base.index("/v1/"):] + "/report.pdf"
+    signed = swift(cloud, "tempurl", "GET", "120", path, "s3cret").stdout.strip()
+    host = f"http://127.0.0.1:{cloud.object_port}"
+    url = signed if signed.startswith("http") else host + signed
+    curl = subprocess.run(["curl", "-s", "-w", "\n%{http_code}", url], capture_output=True, text=True)
+    body, code = curl.stdout.rsplit("\n", 1)
+    assert (code, body) == ("200", "%PDF secret")
+    # Another method, another object, a bad signature, an expired URL: 401.
+    assert request("DELETE", url)[0] == 401
+    assert request("GET", url.replace("report.pdf", "other.pdf"))[0] == 401
+    assert request("GET", url.replace("temp_url_sig=", "temp_url_sig=0"))[0] == 401
+    past = int(time.time()) - 10
+    expired = swift(cloud, "tempurl", "--absolute", "GET", str(past), path, "s3cret").stdout.strip()
+    expired = expired if expired.startswith("http") else host + expired
+    curl = subprocess.run(["curl", "-s", "-o", "/dev/null", "-w", "%{http_code}", expired], capture_output=True, text=True)
+    assert curl.stdout == "401"
+    assert request("GET", f"{base}/report.pdf", cloud.token)[2] == b"%PDF secret"
 
 
 def start_upload(url, token, total):
