@@ -119,6 +119,9 @@ pub struct Image {
     pub tags: Vec<String>,
     /// Custom properties (`architecture`, `hypervisor_type`, `kernel_id` …).
     pub properties: BTreeMap<String, String>,
+    /// The id of the store holding the data (`file`, `swift`); `None` before there is data,
+    /// and for images stored before stores were recorded (which are all in `file`).
+    pub store: Option<String>,
     pub created_at: DateTime<Utc>,
     pub updated_at: DateTime<Utc>,
 }

@@ -4,6 +4,7 @@ use std::sync::Arc;
 
 use anyhow::Context;
 use axum::body::Body;
+use axum::http::StatusCode;
 use futures_util::StreamExt;
 use serde_json::{json, Value};
 use stratus_core::auth::AuthContext;
@@ -21,23 +22,65 @@ pub struct ImageService {
     pub store: Store,
     /// Where data arrives and is checked before the store takes it.
     pub incoming: Incoming,
-    /// The image store.
+    /// The default store: where new image data goes (`[image] default_store`).
     pub backend: Arc<dyn ImageBackend>,
+    /// Every store this service can read: the default one, and the file store, which holds
+    /// the data of images uploaded before the default became another store.
+    pub backends: Vec<Arc<dyn ImageBackend>>,
     pub policy: Policy,
 }
 
 impl ImageService {
+    /// The image service with the file store only (`default_store` must be `file`).
     pub async fn open(config: Config) -> anyhow::Result<Arc<ImageService>> {
+        ImageService::open_with_backends(config, Vec::new()).await
+    }
+
+    /// The image service with the file store and `others` (the swift store …); new data goes
+    /// to the one `[image] default_store` names.
+    pub async fn open_with_backends(
+        config: Config,
+        others: Vec<Arc<dyn ImageBackend>>,
+    ) -> anyhow::Result<Arc<ImageService>> {
+        let dir = config.image_store_dir();
+        let file: Arc<dyn ImageBackend> =
+            Arc::new(FileBackend::open(dir.clone()).context("opening the image store directory")?);
+        let mut backends = vec![file];
+        for b in others {
+            if backends.iter().any(|known| known.id() == b.id()) {
+                anyhow::bail!("image store {:?} given twice", b.id());
+            }
+            backends.push(b);
+        }
+        let wanted = config.image.default_store.as_str();
+        let Some(backend) = backends.iter().find(|b| b.id() == wanted).cloned() else {
+            let known: Vec<&str> = backends.iter().map(|b| b.id()).collect();
+            anyhow::bail!(
+                "[image] default_store = {wanted:?} is not a store this image service has (it has: {})",
+                known.join(", ")
+            );
+        };
         let url = config.database_url("image", &config.image.database_url);
         let store = Store::open(Db::connect(&url).await?).await?;
-        let dir = config.image_store_dir();
         let incoming = Incoming::open(dir.join("incoming")).context("opening the image incoming area")?;
-        let backend: Arc<dyn ImageBackend> =
-            Arc::new(FileBackend::open(dir).context("opening the image store directory")?);
         let policy = Policy::new(crate::policy_defaults::DEFAULTS)?;
-        let service = ImageService { config, store, incoming, backend, policy };
+        let service = ImageService { config, store, incoming, backend, backends, policy };
         service.recover().await?;
         Ok(Arc::new(service))
+    }
+
+    /// The store holding an image's data (images of before stores were recorded: `file`).
+    pub fn backend_of(&self, image: &Image) -> ApiResult<&dyn ImageBackend> {
+        let id = image.store.as_deref().unwrap_or("file");
+        self.backends.iter().find(|b| b.id() == id).map(|b| b.as_ref()).ok_or_else(|| {
+            ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                format!(
+                    "The data of image {} is in the {id} store, which this image service is not configured with.",
+                    image.id
+                ),
+            )
+        })
     }
 
     /// After a crash, uploads that were in flight can never finish: back to queued.
@@ -138,10 +181,10 @@ impl ImageService {
         Ok(())
     }
 
-    /// How many bytes this image may hold: the per-image cap, and what is left of the
-    /// owner's quota.
+    /// How many bytes this image may hold: the per-image cap, what is left of the owner's
+    /// quota, and what the default store can keep.
     async fn size_limit(&self, image: &Image) -> ApiResult<u64> {
-        let mut limit = self.config.image.max_image_bytes;
+        let mut limit = self.config.image.max_image_bytes.min(self.store_limit());
         let quota = self.config.image.project_quota_bytes;
         if quota > 0 {
             if let Some(owner) = &image.owner {
@@ -152,6 +195,33 @@ impl ImageService {
         Ok(limit)
     }
 
+    /// The largest image the default store keeps (u64::MAX: no limit of its own).
+    fn store_limit(&self) -> u64 {
+        self.backend.max_size().unwrap_or(u64::MAX)
+    }
+
+    /// What a failed write tells the client.
+    fn write_error(&self, e: WriteError) -> ApiError {
+        match e {
+            WriteError::TooLarge { limit } if limit == self.store_limit() => ApiError::too_large(format!(
+                "Image data exceeds the largest image the {} store keeps ({limit} bytes): it keeps an image \
+                 as one object and does not split large images into segments.",
+                self.backend.id()
+            )),
+            other => write_error(other),
+        }
+    }
+
+    /// The default store could not take verified data (object storage down …): 503, the
+    /// cause in the log.
+    fn store_failed(&self, e: WriteError) -> ApiError {
+        tracing::error!(store = self.backend.id(), error = %e, "the image store did not take the data");
+        ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            format!("The {} store could not keep the image data; upload it again later.", self.backend.id()),
+        )
+    }
+
     /// `PUT /v2/images/{id}/file`: streams the body into the store, then inspects it.
     /// Any failure (interrupted, too large, refused by inspection) removes the data and returns
     /// the image to `queued`, ready for another upload.
@@ -160,7 +230,7 @@ impl ImageService {
         self.transition(image, ImageStatus::Saving).await?;
         let outcome = async {
             let mut w = self.incoming.begin(&image.id, limit).await.map_err(write_error)?;
-            let result = receive(&mut w, body, limit).await;
+            let result = receive(&mut w, body).await.map_err(|e| self.write_error(e));
             Ok::<_, ApiError>((w, result))
         }
         .await;
@@ -185,7 +255,13 @@ impl ImageService {
                 return Err(e);
             }
         };
-        let data = w.commit(self.backend.as_ref(), &image.id, virtual_size).await.map_err(write_error)?;
+        let data = match w.commit(self.backend.as_ref(), &image.id, virtual_size).await {
+            Ok(data) => data,
+            Err(e) => {
+                self.store.set_status(&image.id, ImageStatus::Saving, ImageStatus::Queued).await?;
+                return Err(self.store_failed(e));
+            }
+        };
         self.finish_activation(image, ImageStatus::Saving, &data).await
     }
 
@@ -232,7 +308,7 @@ impl ImageService {
                 return Err(write_error(e));
             }
         };
-        let received = receive(&mut w, body, limit).await;
+        let received = receive(&mut w, body).await.map_err(|e| self.write_error(e));
         let finished = match received {
             Ok(()) => w.finish().await.map_err(write_error),
             Err(e) => Err(e),
@@ -272,7 +348,7 @@ impl ImageService {
 
     async fn run_import(&self, image: &Image) -> ApiResult<()> {
         let staged = self.incoming.staged_path(&image.id);
-        let limit = self.config.image.max_image_bytes;
+        let limit = self.config.image.max_image_bytes.min(self.store_limit());
         let mut w = self.incoming.begin(&image.id, limit).await.map_err(write_error)?;
         let copied = async {
             let mut file = tokio::fs::File::open(&staged).await.map_err(ApiError::internal)?;
@@ -283,7 +359,9 @@ impl ImageService {
                 if n == 0 {
                     break;
                 }
-                w.write(axum::body::Bytes::copy_from_slice(&buf[..n])).await.map_err(write_error)?;
+                w.write(axum::body::Bytes::copy_from_slice(&buf[..n]))
+                    .await
+                    .map_err(|e| self.write_error(e))?;
             }
             Ok::<_, ApiError>(())
         }
@@ -299,7 +377,10 @@ impl ImageService {
                 return Err(e);
             }
         };
-        let data = w.commit(self.backend.as_ref(), &image.id, virtual_size).await.map_err(write_error)?;
+        let data = w
+            .commit(self.backend.as_ref(), &image.id, virtual_size)
+            .await
+            .map_err(|e| self.store_failed(e))?;
         self.incoming.delete_staged(&image.id).await;
         self.finish_activation(image, ImageStatus::Importing, &data).await?;
         Ok(())
@@ -307,14 +388,11 @@ impl ImageService {
 }
 
 /// Streams a request body into a pending write.
-async fn receive(w: &mut PendingWrite, body: Body, limit: u64) -> ApiResult<()> {
+async fn receive(w: &mut PendingWrite, body: Body) -> Result<(), WriteError> {
     let mut stream = body.into_data_stream();
     while let Some(chunk) = stream.next().await {
-        let chunk = chunk.map_err(|e| write_error(WriteError::Interrupted(e.to_string())))?;
-        w.write(chunk).await.map_err(|e| match e {
-            WriteError::TooLarge { .. } => write_error(WriteError::TooLarge { limit }),
-            other => write_error(other),
-        })?;
+        let chunk = chunk.map_err(|e| WriteError::Interrupted(e.to_string()))?;
+        w.write(chunk).await?;
     }
     Ok(())
 }

@@ -2,6 +2,7 @@
 
 mod compute;
 mod credentials;
+mod image_store;
 mod services;
 
 use std::path::PathBuf;

@@ -9,13 +9,12 @@ use stratus_core::http::{self, ShutdownTrigger};
 use stratus_identity::bootstrap::{BootstrapReport, CatalogEntry};
 use stratus_identity::tokens::LocalResolver;
 use stratus_identity::Identity;
-use stratus_image::ImageService;
 use stratus_object_storage::ObjectStorage;
 use stratus_placement::PlacementService;
 
 use stratus_core::bus::SharedBus;
 
-use crate::{compute, credentials};
+use crate::{compute, credentials, image_store};
 
 /// Every service in the catalog of this node.
 pub fn catalog(config: &Config) -> Vec<CatalogEntry> {
@@ -98,6 +97,7 @@ fn print_credentials(config: &Config, report: &BootstrapReport) {
 /// `stratus up` (bootstrap first) and `stratus serve`.
 pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     let started = std::time::Instant::now();
+    image_store::check(&config)?;
     let identity = open_identity(&config).await?;
     if bootstrap_first {
         let report = bootstrap_with(&identity, &config, None).await?;
@@ -109,7 +109,7 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
         println!("  try: source {} && openstack token issue", credentials::openrc_path(&config).display());
     }
 
-    let image = ImageService::open(config.clone()).await.context("opening the image service")?;
+    let image = image_store::open(&identity, &config).await?;
     let placement = PlacementService::open(config.clone()).await.context("opening the placement service")?;
     let resolver: SharedResolver = Arc::new(LocalResolver(identity.clone()));
     let bus: SharedBus = compute::connect_bus(&config).await?;

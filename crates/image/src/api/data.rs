@@ -80,9 +80,10 @@ async fn import(
             "Import method web-download is not enabled: this cloud does not fetch images from other hosts. \
              Upload the data (image create --file) or stage it (glance-direct).",
         )),
-        "copy-image" => Err(ApiError::bad_request(
-            "Import method copy-image needs several stores; this cloud has one (file).",
-        )),
+        "copy-image" => Err(ApiError::bad_request(format!(
+            "Import method copy-image is not enabled: image data is kept in one store (new data goes to {}).",
+            s.backend.id()
+        ))),
         other => Err(ApiError::bad_request(format!("Unknown import method: {other}"))),
     }
 }
@@ -106,11 +107,8 @@ async fn download(
         ImageStatus::Deactivated => {}
         _ => return Ok(StatusCode::NO_CONTENT.into_response()),
     }
-    let size = s
-        .backend
-        .size(&id)
-        .await
-        .map_err(|_| ApiError::not_found(format!("Image {id} has no data in the store.")))?;
+    let backend = s.backend_of(&image)?;
+    let size = backend.size(&id).await.map_err(|e| data_unavailable(&id, backend.id(), e))?;
     let range = match headers.get(header::RANGE).and_then(|v| v.to_str().ok()) {
         Some(r) => Some(parse_range(r, size)?),
         None => None,
@@ -119,7 +117,7 @@ async fn download(
         Some((start, end)) => (StatusCode::PARTIAL_CONTENT, start, end - start + 1),
         None => (StatusCode::OK, 0, size),
     };
-    let reader = s.backend.open(&id, start, len).await.map_err(ApiError::internal)?;
+    let reader = backend.open(&id, start, len).await.map_err(|e| data_unavailable(&id, backend.id(), e))?;
     let stream = tokio_util::io::ReaderStream::with_capacity(reader, 256 * 1024);
     let mut resp = Response::new(Body::from_stream(stream));
     *resp.status_mut() = status;
@@ -138,6 +136,15 @@ async fn download(
         h.insert(header::CONTENT_RANGE, HeaderValue::from_str(&v).map_err(ApiError::internal)?);
     }
     Ok(resp)
+}
+
+/// The store has no data for the image (404), or cannot be reached (503, the cause in the log).
+fn data_unavailable(id: &str, store: &str, e: std::io::Error) -> ApiError {
+    if e.kind() == std::io::ErrorKind::NotFound {
+        return ApiError::not_found(format!("Image {id} has no data in the {store} store."));
+    }
+    tracing::error!(image = %id, store, error = %e, "image data cannot be read");
+    ApiError::new(StatusCode::SERVICE_UNAVAILABLE, format!("The {store} store cannot serve image {id} now."))
 }
 
 /// `bytes=a-b`, `bytes=a-`, `bytes=-n` → inclusive (start, end); 416 when unsatisfiable.

@@ -49,10 +49,15 @@ async fn import_info(_: State) -> Json<Value> {
     }}))
 }
 
-async fn stores_info(_: State) -> Json<Value> {
-    Json(
-        json!({"stores": [{"id": "file", "description": "Filesystem store under the data dir", "default": true}]}),
-    )
+/// The stores, the default (where new data goes) first; glance marks only the default.
+async fn stores_info(s: State) -> Json<Value> {
+    let default = s.backend.id();
+    let mut stores: Vec<Value> =
+        vec![json!({"id": default, "description": s.backend.description(), "default": true})];
+    for b in s.backends.iter().filter(|b| b.id() != default) {
+        stores.push(json!({"id": b.id(), "description": b.description()}));
+    }
+    Json(json!({ "stores": stores }))
 }
 
 pub fn image_schema() -> Value {

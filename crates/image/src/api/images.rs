@@ -46,7 +46,7 @@ pub(crate) fn render(i: &Image) -> Value {
         "schema": "/v2/schemas/image",
     });
     if i.status == ImageStatus::Active {
-        v["stores"] = json!("file");
+        v["stores"] = json!(i.store.as_deref().unwrap_or("file"));
     }
     let obj = v.as_object_mut().expect("object");
     for (k, val) in &i.properties {
@@ -198,6 +198,7 @@ async fn create(
         owner: ctx.project_id().map(str::to_string),
         tags: vec![],
         properties: Default::default(),
+        store: None,
         created_at: now,
         updated_at: now,
     };
@@ -324,7 +325,16 @@ async fn remove(
         return Err(ApiError::forbidden(format!("Image {id} is protected and cannot be deleted.")));
     }
     s.store.delete_image(&id).await?;
-    s.backend.delete(&id).await;
+    match s.backend_of(&image) {
+        Ok(backend) => backend.delete(&id).await,
+        Err(e) => {
+            tracing::warn!(image = %id, error = %e, "image data left in a store this service does not have")
+        }
+    }
+    if image.store.is_none() && s.backend.id() != "file" {
+        // No data recorded, but an upload may be in flight towards the default store.
+        s.backend.delete(&id).await;
+    }
     s.incoming.delete_staged(&id).await;
     Ok(StatusCode::NO_CONTENT)
 }

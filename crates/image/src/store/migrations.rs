@@ -2,10 +2,11 @@
 
 use stratus_core::db::Migration;
 
-pub const MIGRATIONS: &[Migration] = &[Migration {
-    version: 1,
-    name: "image",
-    sql: r#"
+pub const MIGRATIONS: &[Migration] = &[
+    Migration {
+        version: 1,
+        name: "image",
+        sql: r#"
 CREATE TABLE images (
     id VARCHAR(64) PRIMARY KEY,
     name VARCHAR(255),
@@ -51,4 +52,8 @@ CREATE TABLE image_members (
 );
 CREATE INDEX image_members_member ON image_members (member_id)
 "#,
-}];
+    },
+    // The store that holds an image's data (glance records it in the image's locations);
+    // NULL for images stored before there was a choice, which are all in the file store.
+    Migration { version: 2, name: "image_store", sql: "ALTER TABLE images ADD COLUMN store VARCHAR(16)" },
+];

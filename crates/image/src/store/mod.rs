@@ -66,6 +66,7 @@ fn image_row(row: &AnyRow) -> Image {
         owner: text(row, "owner"),
         tags: vec![],
         properties: BTreeMap::new(),
+        store: text(row, "store"),
         created_at: time(row, "created_at"),
         updated_at: time(row, "updated_at"),
     }
@@ -183,12 +184,13 @@ impl Store {
     ) -> ApiResult<bool> {
         let r = sqlx::query(
             "UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?, os_hash_algo = 'sha512', \
-             os_hash_value = ?, updated_at = ? WHERE id = ? AND status = ?",
+             os_hash_value = ?, store = ?, updated_at = ? WHERE id = ? AND status = ?",
         )
         .bind(data.size as i64)
         .bind(data.virtual_size.map(|v| v as i64))
         .bind(&data.md5)
         .bind(&data.sha512)
+        .bind(data.store)
         .bind(time_string(Utc::now()))
         .bind(id)
         .bind(from.as_str())

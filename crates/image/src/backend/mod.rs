@@ -3,9 +3,11 @@
 //! Data always arrives in the local **incoming** area first: it streams to a temporary file
 //! while md5 and sha512 are computed, is fsynced and inspected (inspection needs a local file),
 //! and only then is handed to the [`ImageBackend`] — the store (glance_store's role). The
-//! filesystem store keeps it as `<store dir>/<image id>` by an atomic rename; an object-storage
-//! store implements the same trait by uploading the verified file. A crash or an interrupted
-//! upload never leaves partial data where a reader could find it.
+//! filesystem store keeps it as `<store dir>/<image id>` by an atomic rename; the object-storage
+//! store ([`swift::SwiftBackend`]) uploads the verified file. A crash or an interrupted upload
+//! never leaves partial data where a reader could find it.
+
+pub mod swift;
 
 use std::io;
 use std::path::{Path, PathBuf};
@@ -24,8 +26,15 @@ pub type DataReader = Pin<Box<dyn AsyncRead + Send>>;
 pub trait ImageBackend: Send + Sync + 'static {
     /// The store's id in `/v2/info/stores` and an image's `stores`.
     fn id(&self) -> &'static str;
-    /// Takes the verified local file `data` as the data of image `id` (the file is consumed).
-    fn put<'a>(&'a self, id: &'a str, data: &'a Path) -> BoxFuture<'a, io::Result<()>>;
+    /// What `/v2/info/stores` says of the store.
+    fn description(&self) -> String;
+    /// The largest image the store can keep, if it has a limit of its own.
+    fn max_size(&self) -> Option<u64> {
+        None
+    }
+    /// Takes the verified local file `data` (whose md5 is `md5`, hex) as the data of image
+    /// `id`; the file is consumed.
+    fn put<'a>(&'a self, id: &'a str, data: &'a Path, md5: &'a str) -> BoxFuture<'a, io::Result<()>>;
     /// The size of image `id`'s data.
     fn size<'a>(&'a self, id: &'a str) -> BoxFuture<'a, io::Result<u64>>;
     /// Reads `len` bytes of image `id` from `offset`.
@@ -56,7 +65,11 @@ impl ImageBackend for FileBackend {
         "file"
     }
 
-    fn put<'a>(&'a self, id: &'a str, data: &'a Path) -> BoxFuture<'a, io::Result<()>> {
+    fn description(&self) -> String {
+        "Filesystem store under the data dir".into()
+    }
+
+    fn put<'a>(&'a self, id: &'a str, data: &'a Path, _md5: &'a str) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
             let dest = self.path(id);
             if let Err(e) = tokio::fs::rename(data, &dest).await {
@@ -105,6 +118,8 @@ pub struct StoredData {
     pub virtual_size: Option<u64>,
     pub md5: String,
     pub sha512: String,
+    /// The id of the store that holds the data.
+    pub store: &'static str,
 }
 
 /// Why a write stopped.
@@ -152,10 +167,6 @@ impl PendingWrite {
         Ok(())
     }
 
-    fn digests(md5: Md5, sha512: Sha512, size: u64, virtual_size: Option<u64>) -> StoredData {
-        StoredData { size, virtual_size, md5: hex(&md5.finalize()), sha512: hex(&sha512.finalize()) }
-    }
-
     /// Hands the verified data to the store as image `id`.
     pub async fn commit(
         self,
@@ -165,11 +176,18 @@ impl PendingWrite {
     ) -> Result<StoredData, WriteError> {
         let PendingWrite { tmp, file, md5, sha512, size, .. } = self;
         drop(file);
-        if let Err(e) = backend.put(id, &tmp).await {
+        let data = StoredData {
+            size,
+            virtual_size,
+            md5: hex(&md5.finalize()),
+            sha512: hex(&sha512.finalize()),
+            store: backend.id(),
+        };
+        if let Err(e) = backend.put(id, &tmp, &data.md5).await {
             tokio::fs::remove_file(&tmp).await.ok();
             return Err(e.into());
         }
-        Ok(Self::digests(md5, sha512, size, virtual_size))
+        Ok(data)
     }
 
     /// Keeps the data at `dest` in the incoming area (staged data waiting for an import).
@@ -273,6 +291,7 @@ mod tests {
         w.finish().await.unwrap();
         let data = w.commit(&store, "img", None).await.unwrap();
         assert_eq!(data.size, 11);
+        assert_eq!(data.store, "file");
         assert_eq!(data.md5, "5eb63bbbe01eeed093cb22bb8f5acdc3");
         assert!(data.sha512.starts_with("309ecc489c12d6eb4cc40f50c902f2b4d0ed77ee511a7c7a9bcd3ca86d4cd86f"));
         assert_eq!(store.size("img").await.unwrap(), 11);
