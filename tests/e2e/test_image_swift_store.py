@@ -4,8 +4,8 @@ data is an object named by the image id, in container `glance` of the account of
 `glance` service user's project, AUTH_<service project id>).
 
 The cloud of this module keeps images in the swift store (STRATUS_IMAGE_DEFAULT_STORE=swift)
-and its object storage accepts objects of at most 4 MiB, so that the limit of a store that
-does not split images into segments is cheap to reach.
+and its object storage accepts objects of at most 4 MiB, so that images stored in segments
+are cheap to make.
 """
 import hashlib
 import json
@@ -198,28 +198,33 @@ def test_a_glance_direct_import_lands_in_object_storage(cloud, workdir):
     assert image["id"] not in stored_objects(cloud, cloud.token)
 
 
-def test_an_image_larger_than_one_object_is_refused_clearly(cloud):
-    """The store keeps an image as one object and does not split it into segments: an image
-    larger than object storage's max_file_size gets 413 saying so, and the image waits for
-    data (queued) with nothing stored."""
-    base = f"http://127.0.0.1:{cloud.image_port}/v2/images"
-    status, _, body = request("POST", base, cloud.token, json.dumps({
-        "name": unique("big"), "disk_format": "raw", "container_format": "bare"}).encode(),
-        {"Content-Type": "application/json"})
-    assert status == 201, body
-    image_id = json.loads(body)["id"]
-    status, _, body = request("PUT", f"{base}/{image_id}/file", cloud.token, disk_bytes(MAX_OBJECT + 1),
-                              {"Content-Type": "application/octet-stream"})
-    assert status == 413, body
-    assert b"swift store" in body and b"segments" in body, body
-    assert cloud.osc("image", "show", image_id, "-f", "json")["status"] == "queued"
-    assert image_id not in stored_objects(cloud, cloud.token)
-    # Exactly the largest object fits.
-    status, _, body = request("PUT", f"{base}/{image_id}/file", cloud.token, disk_bytes(MAX_OBJECT),
-                              {"Content-Type": "application/octet-stream"})
-    assert status == 204, body
-    assert stored_objects(cloud, cloud.token)[image_id]["bytes"] == MAX_OBJECT
-    cloud.osc("image", "delete", image_id)
+def segment_objects(cloud, token, image_id):
+    status, _, body = request("GET", glance_container_url(cloud) + f"_segments?format=json&prefix={image_id}/", token)
+    if status == 404:
+        return []
+    assert status == 200, (status, body)
+    return json.loads(body)
+
+
+def test_an_image_larger_than_one_object_is_stored_in_segments(cloud, workdir):
+    """An image larger than object storage's max_file_size is kept as a static large object:
+    segments of at most that size in `glance_segments`, a manifest named by the image id;
+    it reads back whole and by range, and deleting the image removes the segments too."""
+    data = disk_bytes(2 * MAX_OBJECT + 12345)
+    image = create_image(cloud, workdir, data)
+    assert image["status"] == "active"
+    assert saved(cloud, workdir, image["id"]) == data
+    base = f"http://127.0.0.1:{cloud.image_port}/v2/images/{image['id']}/file"
+    status, _, body = request("GET", base, cloud.token, headers={"Range": f"bytes={MAX_OBJECT - 10}-{MAX_OBJECT + 9}"})
+    assert (status, body) == (206, data[MAX_OBJECT - 10:MAX_OBJECT + 10])
+    segments = segment_objects(cloud, cloud.token, image["id"])
+    assert [s["bytes"] for s in segments] == [MAX_OBJECT, MAX_OBJECT, 12345]
+    manifest = stored_objects(cloud, cloud.token)[image["id"]]
+    assert manifest["bytes"] == len(data)
+    assert files_in_file_store(cloud) == []
+    cloud.osc("image", "delete", image["id"])
+    assert image["id"] not in stored_objects(cloud, cloud.token)
+    assert segment_objects(cloud, cloud.token, image["id"]) == []
 
 
 def test_a_server_boots_from_a_swift_image_and_snapshots_into_it(cloud, workdir):

@@ -7,8 +7,11 @@
 //! data it stored; reads are ranged GETs streamed back. Requests carry the service user's token
 //! and are retried once with a fresh token when it is refused (401).
 //!
-//! Images larger than one object (object storage's `max_file_size`, 5 GiB by default) would
-//! need segments (a large object); this store does not split data, it refuses such images.
+//! An image larger than one object (object storage's `max_file_size`, 5 GiB by default) is
+//! stored as a static large object, as glance_store does: segments `<image id>/<n>` of at
+//! most that size in `<container>_segments`, then a manifest named by the image id; reads of
+//! the manifest stream the segments, and deleting it (`?multipart-manifest=delete`) removes
+//! them too.
 
 use std::io;
 use std::path::Path;
@@ -52,6 +55,8 @@ pub struct SwiftBackend {
     max_object_size: u64,
     /// The container is known to exist (created once, again if it disappears).
     container_ready: AtomicBool,
+    /// The same for the segments' container.
+    segments_ready: AtomicBool,
 }
 
 impl SwiftBackend {
@@ -83,6 +88,7 @@ impl SwiftBackend {
             container,
             max_object_size,
             container_ready: AtomicBool::new(false),
+            segments_ready: AtomicBool::new(false),
         })
     }
 
@@ -115,33 +121,106 @@ impl SwiftBackend {
 
     /// Creates the container, once (PUT of an existing container is harmless).
     async fn ensure_container(&self) -> io::Result<()> {
-        if self.container_ready.load(Ordering::Acquire) {
+        self.ensure(&self.container_url, &self.container_ready).await
+    }
+
+    fn segments_url(&self) -> String {
+        format!("{}_segments", self.container_url)
+    }
+
+    async fn ensure(&self, url: &str, ready: &AtomicBool) -> io::Result<()> {
+        if ready.load(Ordering::Acquire) {
             return Ok(());
         }
-        let url = &self.container_url;
         let resp =
             self.send("creating the container", || Ok(self.http.put(url).header(CONTENT_LENGTH, 0))).await?;
         if !resp.status().is_success() {
             return Err(failure("PUT", url, resp).await);
         }
-        self.container_ready.store(true, Ordering::Release);
+        ready.store(true, Ordering::Release);
         Ok(())
     }
 
-    async fn upload(&self, url: &str, data: &Path, len: u64, md5: &str) -> io::Result<Response> {
+    /// PUTs `len` bytes of the file `data` from `offset` to `url`, with `md5` as ETag if given.
+    async fn upload_part(
+        &self,
+        url: &str,
+        data: &Path,
+        offset: u64,
+        len: u64,
+        md5: Option<&str>,
+    ) -> io::Result<Response> {
         self.send("uploading image data", || {
-            let file = tokio::fs::File::from_std(std::fs::File::open(data)?);
+            use std::io::Seek;
+            let mut file = std::fs::File::open(data)?;
+            file.seek(io::SeekFrom::Start(offset))?;
+            let file = tokio::fs::File::from_std(file).take(len);
             let body =
                 reqwest::Body::wrap_stream(tokio_util::io::ReaderStream::with_capacity(file, 256 * 1024));
-            Ok(self
+            let mut req = self
                 .http
                 .put(url)
                 .header(CONTENT_LENGTH, len)
                 .header(CONTENT_TYPE, "application/octet-stream")
-                .header(ETAG, md5)
-                .body(body))
+                .body(body);
+            if let Some(md5) = md5 {
+                req = req.header(ETAG, md5);
+            }
+            Ok(req)
         })
         .await
+    }
+
+    async fn upload(&self, url: &str, data: &Path, len: u64, md5: &str) -> io::Result<Response> {
+        self.upload_part(url, data, 0, len, Some(md5)).await
+    }
+
+    /// The size of each segment of a large image: the largest object, in whole MiB.
+    fn segment_size(&self) -> u64 {
+        const MIB: u64 = 1024 * 1024;
+        match self.max_object_size {
+            n if n >= MIB => n / MIB * MIB,
+            n => n.max(1),
+        }
+    }
+
+    /// Stores an image larger than one object: its segments, then a static manifest.
+    async fn put_segmented(&self, id: &str, data: &Path, len: u64) -> io::Result<()> {
+        self.ensure_container().await?;
+        self.ensure(&self.segments_url(), &self.segments_ready).await?;
+        let size = self.segment_size();
+        let segments_container = format!("{}_segments", self.container);
+        let mut manifest = Vec::new();
+        let mut offset = 0;
+        let mut n = 0;
+        while offset < len {
+            let part = size.min(len - offset);
+            let name = format!("{id}/{n:08}");
+            let url = format!("{}/{name}", self.segments_url());
+            let resp = self.upload_part(&url, data, offset, part, None).await?;
+            if resp.status() != StatusCode::CREATED {
+                return Err(failure("PUT", &url, resp).await);
+            }
+            let etag = resp.headers().get(ETAG).and_then(|v| v.to_str().ok()).unwrap_or("").trim_matches('"');
+            manifest.push(serde_json::json!({
+                "path": format!("/{segments_container}/{name}"),
+                "etag": etag,
+                "size_bytes": part,
+            }));
+            offset += part;
+            n += 1;
+        }
+        let url = format!("{}?multipart-manifest=put", self.object_url(id));
+        let body = serde_json::to_vec(&manifest).map_err(io::Error::other)?;
+        let resp = self
+            .send("storing the image's manifest", || {
+                Ok(self.http.put(&url).header(CONTENT_TYPE, "application/octet-stream").body(body.clone()))
+            })
+            .await?;
+        if resp.status() != StatusCode::CREATED {
+            return Err(failure("PUT", &url, resp).await);
+        }
+        Ok(())
     }
 }
 
@@ -174,21 +253,17 @@ impl ImageBackend for SwiftBackend {
     }
 
     fn max_size(&self) -> Option<u64> {
-        Some(self.max_object_size)
+        // Larger images are stored in segments.
+        None
     }
 
     fn put<'a>(&'a self, id: &'a str, data: &'a Path, md5: &'a str) -> BoxFuture<'a, io::Result<()>> {
         Box::pin(async move {
             let len = tokio::fs::metadata(data).await?.len();
             if len > self.max_object_size {
-                return Err(io::Error::new(
-                    io::ErrorKind::InvalidInput,
-                    format!(
-                        "swift store: {len} bytes do not fit in one object (at most {}); images are not split \
-                         into segments",
-                        self.max_object_size
-                    ),
-                ));
+                self.put_segmented(id, data, len).await?;
+                tokio::fs::remove_file(data).await.ok();
+                return Ok(());
             }
             self.ensure_container().await?;
             let url = self.object_url(id);
@@ -252,7 +327,13 @@ impl ImageBackend for SwiftBackend {
 
     fn delete<'a>(&'a self, id: &'a str) -> BoxFuture<'a, ()> {
         Box::pin(async move {
-            let url = self.object_url(id);
+            let mut url = self.object_url(id);
+            // A segmented image goes with its segments.
+            if let Ok(head) = self.send("reading image data", || Ok(self.http.head(&url))).await {
+                if head.headers().contains_key("x-static-large-object") {
+                    url.push_str("?multipart-manifest=delete");
+                }
+            }
             match self.send("deleting image data", || Ok(self.http.delete(&url))).await {
                 Ok(resp) if resp.status().is_success() || resp.status() == StatusCode::NOT_FOUND => {}
                 Ok(resp) => {
@@ -441,12 +522,6 @@ mod tests {
     async fn refusals_leave_no_object() {
         let fake = Arc::new(Fake::default());
         let store = backend(serve(fake.clone()).await, 10);
-        // Too large for one object: refused before any request.
-        let big = temp_file(b"01234567890");
-        let e = store.put("big", &big, &md5_hex(b"01234567890")).await.unwrap_err();
-        assert!(e.to_string().contains("segments"), "{e}");
-        assert!(fake.requests.lock().unwrap().is_empty());
-        std::fs::remove_file(big).ok();
         // A wrong md5 is refused by object storage.
         let file = temp_file(b"hello");
         let e = store.put("bad", &file, &md5_hex(b"other")).await.unwrap_err();
