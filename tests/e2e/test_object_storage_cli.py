@@ -256,13 +256,18 @@ def test_swift_segmented_upload_and_download(cloud, tmp_path, use_slo):
     # Without segments the object is too large.
     proc = swift(cloud, "upload", c, "disk.img", check=False)
     assert proc.returncode != 0 and "413" in proc.stderr
-    args = ["upload", "--segment-size", str(512 * 1024), c, "disk.img"]
-    swift(cloud, *(args[:1] + (["--use-slo"] if use_slo else []) + args[1:]))
+    swift(cloud, "upload", "--use-slo" if use_slo else "--use-dlo", "--segment-size", str(512 * 1024), c, "disk.img")
     segments = swift(cloud, "list", f"{c}_segments").stdout.split()
     assert len(segments) == 6, segments
     stat = swift(cloud, "stat", c, "disk.img").stdout
     assert "Content Length: 3145728" in stat, stat
-    assert ("Static Large Object" if use_slo else "Manifest:") in stat or "Manifest" in stat, stat
+    status, headers, _ = request("HEAD", f"{cloud.store_url}/{c}/disk.img", cloud.token)
+    headers = {k.lower(): v for k, v in headers.items()}
+    if use_slo:
+        assert headers.get("x-static-large-object", "").lower() == "true", headers
+    else:
+        assert headers.get("x-object-manifest", "").startswith(f"{c}_segments/disk.img/"), headers
+        assert "x-static-large-object" not in headers
     out = tmp_path / "back.img"
     swift(cloud, "download", c, "disk.img", "-o", str(out))
     assert hashlib.md5(out.read_bytes()).hexdigest() == digest

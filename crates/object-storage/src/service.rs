@@ -333,8 +333,10 @@ impl ObjectStorage {
                 return Ok(removed);
             }
             for (at, a, c, o) in due {
-                let still = match self.disk_handle().open(&a, &c, &o) {
-                    Ok(OnDisk::Present(obj)) => obj.meta.delete_at() == Some(at),
+                let disk = self.disk_handle();
+                let (a2, c2, o2) = (a.clone(), c.clone(), o.clone());
+                let still = match tokio::task::spawn_blocking(move || disk.open(&a2, &c2, &o2)).await {
+                    Ok(Ok(OnDisk::Present(obj))) => obj.meta.delete_at() == Some(at),
                     _ => false,
                 };
                 if still && self.remove_object(&a, &c, &o).await.is_ok() {
