@@ -8,6 +8,8 @@
 //!   `dd` and `curl` on the same machine, and image list.
 //! - `stratus-bench compute`: the compute control plane with fake hosts: agents registering,
 //!   servers booted and deleted, scheduler decision time, placement allocation candidates.
+//! - `stratus-bench object`: object storage (swift): 4 KiB PUT and GET, container listings of
+//!   100,000 objects, a 1 GiB upload and download (RSS while streaming) against dd and curl.
 //!
 //! See BENCHMARKS.md at the repository root.
 
@@ -15,6 +17,7 @@ mod compute;
 mod identity;
 mod image;
 mod load;
+mod object;
 mod report;
 mod server;
 
@@ -43,6 +46,9 @@ enum Command {
     /// Start `stratus up` with 1,000 fake hosts, boot and delete 2,000 servers, time the
     /// scheduler and placement's allocation candidates.
     Compute(compute::ComputeArgs),
+    /// Start `stratus up`, PUT and GET 20,000 4 KiB objects, list a container of 100,000
+    /// objects, upload and download a 1 GiB object (against dd and curl).
+    Object(object::ObjectArgs),
 }
 
 /// How the server under test is started: options every benchmark has.
@@ -79,6 +85,7 @@ fn main() -> std::process::ExitCode {
                 Command::Identity(args) => Box::pin(identity::identity(args)),
                 Command::Image(args) => Box::pin(image::image(args)),
                 Command::Compute(args) => Box::pin(compute::compute(args)),
+                Command::Object(args) => Box::pin(object::object(args)),
             };
         tokio::select! {
             r = bench => r,

@@ -601,32 +601,43 @@ where
             .map(Entry::Item)
             .collect());
     };
+    // Pages grow while they hold plain names and shrink back after a jump, so that a listing
+    // of many pseudo-directories reads a few rows per directory, not a full page each time.
+    const FIRST_PAGE: usize = 64;
+    let mut batch = FIRST_PAGE;
     'pages: while out.len() < q.limit {
-        let want = q.limit - out.len();
+        let want = (q.limit - out.len()).min(batch);
         let rows = fetch(marker.clone(), q.end_marker.clone(), want).await?;
         if rows.is_empty() {
             break;
         }
         let full_page = rows.len() == want;
+        let mut skipping: Option<String> = None;
         for row in rows {
             let name = name_of(&row);
+            // Rows under the pseudo-directory just listed come together: pass them by.
+            if skipping.as_deref().is_some_and(|dir| name.starts_with(dir)) {
+                continue;
+            }
+            skipping = None;
             if let Some(pos) = name[q.prefix.len()..].find(delim) {
                 let dir = name[..q.prefix.len() + pos + delim.len_utf8()].to_string();
                 if dir != q.marker {
                     out.push(Entry::Subdir(dir.clone()));
                 }
-                // Skip every name under this pseudo-directory.
+                // The next page starts past every name under this pseudo-directory.
                 marker = if q.reverse {
-                    dir[..dir.len() - delim.len_utf8()].to_string()
+                    dir.clone()
                 } else {
                     let mut next = dir[..dir.len() - delim.len_utf8()].to_string();
                     next.push(char::from_u32(delim as u32 + 1).unwrap_or(char::MAX));
                     next
                 };
+                skipping = Some(dir);
                 if out.len() >= q.limit {
                     break 'pages;
                 }
-                continue 'pages;
+                continue;
             }
             marker = name;
             out.push(Entry::Item(row));
@@ -637,6 +648,7 @@ where
         if !full_page {
             break;
         }
+        batch = if skipping.is_some() { FIRST_PAGE } else { (batch * 4).min(q.limit.max(FIRST_PAGE)) };
     }
     Ok(out)
 }
@@ -710,6 +722,41 @@ mod tests {
         assert_eq!((acct.container_count, acct.object_count, acct.bytes_used), (1, 0, 0));
         assert_eq!(l.delete_container("AUTH_a", "c").await.unwrap(), Some(true));
         assert_eq!(l.delete_container("AUTH_a", "c").await.unwrap(), None);
+    }
+
+    #[tokio::test]
+    async fn many_pseudo_directories_and_names_next_to_them() {
+        let l = listings("manydirs").await;
+        l.create_container("AUTH_a", "c", &Metadata::new()).await.unwrap();
+        let mut expected = vec![];
+        for d in 0..150 {
+            for o in 0..20 {
+                l.put_object("AUTH_a", "c", &row(&format!("d{d:03}/o{o:02}"), 1), None).await.unwrap();
+            }
+            // An object named like the directory's stem sorts just before it.
+            l.put_object("AUTH_a", "c", &row(&format!("d{d:03}"), 1), None).await.unwrap();
+            expected.push(format!("d{d:03}"));
+            expected.push(format!("subdir:d{d:03}/"));
+        }
+        let q = |limit: usize, reverse: bool, marker: &str| ListQuery {
+            delimiter: Some('/'),
+            limit,
+            reverse,
+            marker: marker.into(),
+            ..Default::default()
+        };
+        assert_eq!(names(&l.list_objects("AUTH_a", "c", &q(10_000, false, "")).await.unwrap()), expected);
+        let mut rev = expected.clone();
+        rev.reverse();
+        assert_eq!(names(&l.list_objects("AUTH_a", "c", &q(10_000, true, "")).await.unwrap()), rev);
+        assert_eq!(
+            names(&l.list_objects("AUTH_a", "c", &q(3, false, "d010/")).await.unwrap()),
+            ["d011", "subdir:d011/", "d012"]
+        );
+        assert_eq!(
+            names(&l.list_objects("AUTH_a", "c", &q(2, true, "d010")).await.unwrap()),
+            ["subdir:d009/", "d009"]
+        );
     }
 
     #[tokio::test]
