@@ -233,7 +233,7 @@ def test_expiring_object_disappears(cloud):
     c = unique("tmp")
     base = f"{cloud.store_url}/{c}"
     request("PUT", base, cloud.token)
-    assert request("PUT", f"{base}/note", cloud.token, b"soon gone", {"X-Delete-After": "1"})[0] == 201
+    assert request("PUT", f"{base}/note", cloud.token, b"soon gone", {"X-Delete-After": "3"})[0] == 201
     assert request("GET", f"{base}/note", cloud.token)[0] == 200
     deadline = time.time() + 15
     while time.time() < deadline and listing(cloud, c):

@@ -425,7 +425,7 @@ async fn expiring_objects() {
     put_container(&s, ALICE, ACCOUNT_A, "c").await;
     let r = s
         .req("PUT", &s.url(ACCOUNT_A, "c/t"), Some(ALICE))
-        .header("x-delete-after", "1")
+        .header("x-delete-after", "2")
         .body("tmp")
         .send()
         .await
@@ -441,7 +441,7 @@ async fn expiring_objects() {
     assert_eq!(r.status(), 400, "X-Delete-At in the past");
     let head = s.req("HEAD", &s.url(ACCOUNT_A, "c/t"), Some(ALICE)).send().await.unwrap();
     assert!(head.headers().contains_key("x-delete-at"));
-    tokio::time::sleep(std::time::Duration::from_millis(2100)).await;
+    tokio::time::sleep(std::time::Duration::from_millis(3100)).await;
     assert_eq!(s.req("GET", &s.url(ACCOUNT_A, "c/t"), Some(ALICE)).send().await.unwrap().status(), 404);
     assert_eq!(s.service.expire_due().await.unwrap(), 1);
     assert_eq!(listing(&s, ALICE, ACCOUNT_A, "c", "").await.as_array().unwrap().len(), 0);
