@@ -329,8 +329,10 @@ def test_crash_mid_upload_leaves_no_partial_object_and_restart_repairs_listings(
             assert request("PUT", f"{base}/done-{i}", token, f"complete {i}".encode())[0] == 201
 
         conn = start_upload(f"{base}/partial", token, 50 * 1024 * 1024)
-        time.sleep(0.5)
         tmp = os.path.join(cloud.data_dir, "objects", "tmp")
+        deadline = time.time() + 20
+        while time.time() < deadline and not (os.path.isdir(tmp) and os.listdir(tmp)):
+            time.sleep(0.1)
         assert os.listdir(tmp), "the upload in flight is in the temporary area"
         cloud.crash()
         conn.close()
