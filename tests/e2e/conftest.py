@@ -204,6 +204,21 @@ class Cloud:
             return ""
 
 
+def unique(prefix):
+    return f"{prefix}-{uuid.uuid4().hex[:8]}"
+
+
+def make_person(cloud, role="member"):
+    """A project with a user holding `role` on it; returns (env, project id, project name)."""
+    pname, user = unique("proj"), unique("user")
+    pid = cloud.osc("project", "create", "--domain", "default", pname, "-f", "json")["id"]
+    cloud.osc("user", "create", "--domain", "default", "--password", f"pw-{user}", user, "-f", "json")
+    cloud.osc("role", "add", "--project", pname, "--user", user, role)
+    env = cloud.user_env(OS_USERNAME=user, OS_PASSWORD=f"pw-{user}", OS_PROJECT_NAME=pname,
+                         OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default")
+    return env, pid, pname
+
+
 def backends():
     mariadb = pytest.param("mariadb", marks=pytest.mark.skipif(
         not os.environ.get("STRATUS_TEST_MYSQL_URL"),

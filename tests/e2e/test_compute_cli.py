@@ -12,12 +12,11 @@ import os
 import subprocess
 import time
 import urllib.request
-import uuid
 
 import openstack
 import pytest
 
-from conftest import backends, running_cloud
+from conftest import backends, make_person, running_cloud, unique
 
 # Four simulated hosts of 8 vCPUs, 4 GiB of RAM (6 GiB schedulable at ratio 1.5), 200 GB disk.
 HOSTS = ["fake1", "fake2", "fake3", "fake4"]
@@ -27,10 +26,6 @@ BASE_ENV = {
     "STRATUS_COMPUTE_AGENT_REPORT_INTERVAL": "1",
     "STRATUS_COMPUTE_SERVICE_DOWN_TIME": "5",
 }
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def sdk(env):
@@ -93,17 +88,6 @@ def make_image(cloud, workdir, name=None, *props):
     for p in props:
         args += ["--property", p]
     return cloud.osc(*args, name or unique("img"), "-f", "json")
-
-
-def make_person(cloud, role="member"):
-    """A project with a user holding `role` on it; returns (env, project id, project name)."""
-    pname, user = unique("proj"), unique("user")
-    pid = cloud.osc("project", "create", "--domain", "default", pname, "-f", "json")["id"]
-    cloud.osc("user", "create", "--domain", "default", "--password", f"pw-{user}", user, "-f", "json")
-    cloud.osc("role", "add", "--project", pname, "--user", user, role)
-    env = cloud.user_env(OS_USERNAME=user, OS_PASSWORD=f"pw-{user}", OS_PROJECT_NAME=pname,
-                         OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default")
-    return env, pid, pname
 
 
 @pytest.fixture(scope="module")

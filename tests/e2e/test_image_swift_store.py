@@ -13,11 +13,10 @@ import os
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 
-from conftest import Cloud, backends, running_cloud
+from conftest import Cloud, backends, running_cloud, unique
 
 MAX_OBJECT = 4 * 1024 * 1024
 ENV = {
@@ -26,10 +25,6 @@ ENV = {
     "STRATUS_COMPUTE_AGENT_FAKE_HOSTS": "1",
     "STRATUS_COMPUTE_AGENT_REPORT_INTERVAL": "1",
 }
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
 
 
 def request(method, url, token=None, body=None, headers=None):

@@ -15,30 +15,14 @@ import subprocess
 import time
 import urllib.error
 import urllib.request
-import uuid
 
 import pytest
 
-from conftest import ROOT, backends, running_cloud
+from conftest import ROOT, backends, make_person, running_cloud, unique
 
 SWIFT = shutil.which("swift") or os.path.join(ROOT, ".venv", "bin", "swift")
 MAX_FILE = 1024 * 1024
 ENV = {"STRATUS_OBJECT_STORAGE_MAX_FILE_SIZE": str(MAX_FILE), "STRATUS_OBJECT_STORAGE_EXPIRER_INTERVAL": "1"}
-
-
-def unique(prefix):
-    return f"{prefix}-{uuid.uuid4().hex[:8]}"
-
-
-def make_person(cloud, role="member"):
-    """A project with a user holding `role` on it; returns (env, project id)."""
-    pname, user = unique("proj"), unique("user")
-    pid = cloud.osc("project", "create", "--domain", "default", pname, "-f", "json")["id"]
-    cloud.osc("user", "create", "--domain", "default", "--password", f"pw-{user}", user, "-f", "json")
-    cloud.osc("role", "add", "--project", pname, "--user", user, role)
-    env = cloud.user_env(OS_USERNAME=user, OS_PASSWORD=f"pw-{user}", OS_PROJECT_NAME=pname,
-                         OS_USER_DOMAIN_NAME="Default", OS_PROJECT_DOMAIN_NAME="Default")
-    return env, pid
 
 
 def swift(cloud, *args, env=None, check=True):
@@ -202,7 +186,7 @@ def test_bad_input_changes_nothing(cloud, tmp_path):
     # Deleting a non-empty container: 409.
     assert request("DELETE", base, cloud.token)[0] == 409
     # Project B's member on project A's account: 403 for every verb.
-    env_b, _ = make_person(cloud)
+    env_b, _, _ = make_person(cloud)
     token_b, url_b = token_and_url(cloud, env_b)
     assert url_b != cloud.store_url
     for method, path, body in [("GET", "", None), ("PUT", "/intruder", b"x"), ("DELETE", "/keep", None),
@@ -218,7 +202,7 @@ def test_bad_input_changes_nothing(cloud, tmp_path):
 
 
 def test_reader_reads_but_cannot_write(cloud):
-    env_r, pid = make_person(cloud, role="reader")
+    env_r, pid, _ = make_person(cloud, role="reader")
     # The admin (reseller admin: every account) fills the reader's project account.
     base = f"http://127.0.0.1:{cloud.object_port}/v1/AUTH_{pid}/shelf"
     assert request("PUT", base, cloud.token)[0] == 201

@@ -28,7 +28,7 @@ use serde_json::{json, Value};
 use crate::load::{self, percentile, CpuMeter, CpuUse, RssSampler, RssUse};
 use crate::report::{self, fmt_dur, fmt_rate, fmt_rss, mib};
 use crate::server::{self, Server};
-use crate::{binary_version, expect_json, find_stratus, issue_body, start_with, stopped, ServerArgs};
+use crate::{binary_version, expect_json, find_stratus, start_with, stopped, ServerArgs};
 
 /// Microversions sent: every compute call, the candidates, the usages check.
 const COMPUTE_VERSION: &str = "compute 2.96";
@@ -1042,16 +1042,8 @@ pub async fn compute(args: ComputeArgs) -> anyhow::Result<u8> {
     let setup = load::client()?;
 
     // The admin token and its project.
-    let r = setup
-        .post(format!("{}/v3/auth/tokens", server.base_url))
-        .json(&issue_body(&ready.password))
-        .send()
-        .await?;
-    let token = r.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = expect_json(r, 201, "issuing the admin token").await?;
-    let token = token.context("issuing the admin token: no X-Subject-Token")?;
-    let project_id =
-        body["token"]["project"]["id"].as_str().context("the admin token has no project id")?.to_string();
+    let crate::AdminToken { token, project_id, .. } =
+        crate::admin_token(&setup, &server.base_url, &ready.password).await?;
     let api = Arc::new(Api {
         compute: format!("{}/v2.1", server.compute_url),
         placement: server.placement_url.clone(),

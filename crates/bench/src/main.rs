@@ -130,6 +130,27 @@ pub fn issue_body(password: &str) -> Value {
     }})
 }
 
+/// The admin's project-scoped token and its project id, with the token body.
+pub async fn admin_token(
+    client: &reqwest::Client,
+    base_url: &str,
+    password: &str,
+) -> anyhow::Result<AdminToken> {
+    let r = client.post(format!("{base_url}/v3/auth/tokens")).json(&issue_body(password)).send().await?;
+    let token = r.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
+    let body = expect_json(r, 201, "issuing the admin token").await?;
+    let token = token.context("issuing the admin token: no X-Subject-Token")?;
+    let project_id =
+        body["token"]["project"]["id"].as_str().context("the admin token has no project id")?.to_string();
+    Ok(AdminToken { token, project_id, body })
+}
+
+pub struct AdminToken {
+    pub token: String,
+    pub project_id: String,
+    pub body: Value,
+}
+
 /// A started server that has issued its first token.
 pub struct Ready {
     pub server: Server,

@@ -27,7 +27,7 @@ use serde_json::Value;
 
 use crate::load::{self, CpuMeter, CpuUse, PhaseResult, RssSampler, RssUse};
 use crate::report::{self, fmt_dur, fmt_rate, fmt_rss, mib};
-use crate::{binary_version, expect_json, find_stratus, issue_body, start_with, stopped, ServerArgs};
+use crate::{binary_version, find_stratus, start_with, stopped, ServerArgs};
 
 /// Chunk of the big object's generated body (a pseudo-random block, repeated).
 const BLOCK: usize = 1 << 20;
@@ -184,16 +184,8 @@ pub async fn object(args: ObjectArgs) -> anyhow::Result<u8> {
     let setup = load::client_with_timeout(Duration::from_secs(args.transfer_timeout))?;
 
     // The admin token, its project and the object store's URL from its catalog.
-    let r = setup
-        .post(format!("{}/v3/auth/tokens", ready.server.base_url))
-        .json(&issue_body(&ready.password))
-        .send()
-        .await?;
-    let token = r.headers().get("x-subject-token").and_then(|v| v.to_str().ok()).map(str::to_string);
-    let body = expect_json(r, 201, "issuing the admin token").await?;
-    let token = token.context("issuing the admin token: no X-Subject-Token")?;
-    let project_id =
-        body["token"]["project"]["id"].as_str().context("the admin token has no project id")?.to_string();
+    let crate::AdminToken { token, project_id, body } =
+        crate::admin_token(&setup, &ready.server.base_url, &ready.password).await?;
     let root = format!("http://{listen}");
     let built = format!("{root}/v1/AUTH_{project_id}");
     let (account_url, url_source) = match catalog_url(&body["token"]["catalog"], "object-store") {
