@@ -298,6 +298,68 @@ def test_bad_create_requests_leave_nothing(nova):
     assert len(list(nova.conn.compute.servers(all_projects=True))) == before
 
 
+def test_boot_sees_images_as_the_caller_does(nova, workdir):
+    """The image a boot names is read with the caller's rights: another project's private
+    image, a missing one and one without data are refused with 400, and nothing is left."""
+    env, _, _ = make_person(nova)
+    conn = sdk(env)
+    flavor = nova.conn.compute.find_flavor("m1.tiny")
+    private = nova.osc("image", "create", "--disk-format", "qcow2", "--container-format", "bare",
+                       "--private", "--file", os.path.join(workdir, "tiny.qcow2"), unique("priv"), "-f", "json")
+    # Created through the API (the CLI would upload its empty stdin): queued, no data.
+    queued = nova.conn.image.post("/images", json={
+        "name": unique("empty"), "disk_format": "raw", "container_format": "bare", "visibility": "public"}).json()
+    assert queued["status"] == "queued", queued
+    missing = "8f1c3b0e-1111-4222-8333-944455556666"
+
+    def create(image_id):
+        return conn.compute.post("/servers", json={"server": {
+            "name": unique("img"), "flavorRef": flavor.id, "imageRef": image_id, "networks": "none"}},
+            microversion="2.37")
+
+    for image_id in (private["id"], missing):
+        r = create(image_id)
+        assert r.status_code == 400 and f"Image {image_id} could not be found." in r.text, r.text
+    r = create(queued["id"])
+    assert r.status_code == 400 and "is not active" in r.text, r.text
+    assert list(conn.compute.servers()) == []
+    # The admin's project owns the private image: the same request boots there.
+    r = nova.conn.compute.post("/servers", json={"server": {
+        "name": unique("own"), "flavorRef": flavor.id, "imageRef": private["id"], "networks": "none"}},
+        microversion="2.37")
+    assert r.status_code == 202, r.text
+    sid = r.json()["server"]["id"]
+    wait_status(nova.conn, sid, "ACTIVE")
+    nova.osc("server", "delete", "--wait", sid)
+    nova.osc("image", "delete", private["id"], queued["id"])
+
+
+def test_unlimited_quota_lets_a_project_past_the_defaults(nova):
+    """-1 means unlimited: a project boots more servers at once than the default limit of
+    10 allows; with a limit set again, the limit holds."""
+    env, _, pname = make_person(nova)
+    conn = sdk(env)
+    flavor = nova.conn.compute.find_flavor("m1.tiny")
+    body = {"server": {"name": unique("many"), "flavorRef": flavor.id, "imageRef": nova.image["id"],
+                       "networks": "none", "min_count": 12}}
+    r = conn.compute.post("/servers", json=body, microversion="2.37")
+    assert r.status_code == 403 and "Quota exceeded for instances" in r.text, r.text
+    nova.osc("quota", "set", "--instances", "-1", "--cores", "-1", "--ram", "-1", pname)
+    r = conn.compute.post("/servers", json=body, microversion="2.37")
+    assert r.status_code == 202, r.text
+    servers = wait_for("twelve servers", lambda: (lambda s: s if len(s) == 12 else None)(
+        list(conn.compute.servers())))
+    for s in servers:
+        wait_status(conn, s.id, "ACTIVE")
+    nova.osc("quota", "set", "--instances", "12", pname)
+    err = nova.osc_fails("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic", "none",
+                         "thirteenth", env=env)
+    assert "403" in err and "Quota exceeded for instances" in err, err
+    for s in servers:
+        conn.compute.delete_server(s.id)
+    wait_for("servers gone", lambda: not list(conn.compute.servers()))
+
+
 def test_quota_cores_enforced_with_a_clear_403(nova):
     env, pid, pname = make_person(nova)
     nova.osc("quota", "set", "--cores", "30", pname)

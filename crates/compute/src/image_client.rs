@@ -1,14 +1,24 @@
 //! What the compute service asks of the image service, over its REST API: reading an image
-//! as the caller sees it (their token), creating snapshot images (their token, so the
+//! as the caller sees it (their token; in-process through [`LocalImages`] when the image
+//! service runs here), creating snapshot images (their token, so the
 //! project owns them), deleting with the service token.
 
 use std::collections::BTreeMap;
 
 use serde_json::{json, Value};
 use stratus_compute_agent::rpc::ImageSpec;
+use stratus_core::auth::{AuthContext, BoxFuture};
 use stratus_core::error::{ApiError, ApiResult};
 
 use crate::ComputeService;
+
+/// The image API in this process (as in `stratus up`): what [`ComputeService::image_for`]
+/// asks instead of sending `GET /v2/images/{id}`. The image service applies its own
+/// visibility and policy to the caller, exactly as its REST handler does.
+pub trait LocalImages: Send + Sync {
+    /// The image as `GET /v2/images/{id}` would render it for `ctx`.
+    fn show<'a>(&'a self, ctx: &'a AuthContext, id: &'a str) -> BoxFuture<'a, ApiResult<Value>>;
+}
 
 /// An image as the boot checks need it.
 #[derive(Debug, Clone)]
@@ -53,25 +63,40 @@ impl ComputeService {
     }
 
     /// The image `id` as the caller may see it: 400 if it is not there for them (nova's
-    /// "Image … could not be found." is a 400 at boot).
-    pub async fn image_for(&self, user_token: &str, id: &str) -> ApiResult<ImageInfo> {
-        let resp = self
-            .http
-            .get(self.image_endpoint(&format!("/{id}")))
-            .header("x-auth-token", user_token)
-            .send()
-            .await
-            .map_err(|e| {
-                ApiError::new(axum::http::StatusCode::SERVICE_UNAVAILABLE, format!("image service: {e}"))
-            })?;
-        if resp.status() == reqwest::StatusCode::NOT_FOUND || resp.status() == reqwest::StatusCode::FORBIDDEN
-        {
-            return Err(ApiError::bad_request(format!("Image {id} could not be found.")));
-        }
-        if !resp.status().is_success() {
-            return Err(ApiError::internal(format!("image service answered {}", resp.status())));
-        }
-        let v: Value = resp.json().await.map_err(|e| ApiError::internal(format!("image service: {e}")))?;
+    /// "Image … could not be found." is a 400 at boot). Read in-process when the image
+    /// service runs here, else over its REST API with the caller's token.
+    pub async fn image_for(&self, ctx: &AuthContext, user_token: &str, id: &str) -> ApiResult<ImageInfo> {
+        let not_found = || ApiError::bad_request(format!("Image {id} could not be found."));
+        let v: Value = match &self.local_images {
+            Some(images) => match images.show(ctx, id).await {
+                Ok(v) => v,
+                Err(e) if matches!(e.status.as_u16(), 403 | 404) => return Err(not_found()),
+                Err(e) => return Err(e),
+            },
+            None => {
+                let resp = self
+                    .http
+                    .get(self.image_endpoint(&format!("/{id}")))
+                    .header("x-auth-token", user_token)
+                    .send()
+                    .await
+                    .map_err(|e| {
+                        ApiError::new(
+                            axum::http::StatusCode::SERVICE_UNAVAILABLE,
+                            format!("image service: {e}"),
+                        )
+                    })?;
+                if resp.status() == reqwest::StatusCode::NOT_FOUND
+                    || resp.status() == reqwest::StatusCode::FORBIDDEN
+                {
+                    return Err(not_found());
+                }
+                if !resp.status().is_success() {
+                    return Err(ApiError::internal(format!("image service answered {}", resp.status())));
+                }
+                resp.json().await.map_err(|e| ApiError::internal(format!("image service: {e}")))?
+            }
+        };
         let properties: BTreeMap<String, String> = v
             .as_object()
             .map(|o| {

@@ -29,6 +29,7 @@ use stratus_core::policy::Policy;
 use stratus_core::service_auth::SharedTokenSource;
 use stratus_placement::client::PlacementClient;
 
+use crate::image_client::LocalImages;
 use crate::scheduler::Scheduler;
 use crate::store::Store;
 
@@ -40,6 +41,8 @@ pub struct Dependencies {
     pub placement: PlacementClient,
     /// Base URL of the image API (`http://host:9292`).
     pub image_url: String,
+    /// The image service, when it runs in this process: images are then read without HTTP.
+    pub local_images: Option<Arc<dyn LocalImages>>,
     /// The compute service user's token, for calls to other services.
     pub auth: SharedTokenSource,
 }
@@ -51,6 +54,7 @@ pub struct ComputeService {
     pub bus: SharedBus,
     pub placement: PlacementClient,
     pub image_url: String,
+    pub local_images: Option<Arc<dyn LocalImages>>,
     pub auth: SharedTokenSource,
     pub http: reqwest::Client,
     pub scheduler: Scheduler,
@@ -78,6 +82,7 @@ impl ComputeService {
             bus: deps.bus,
             placement: deps.placement,
             image_url: deps.image_url,
+            local_images: deps.local_images,
             auth: deps.auth,
             http,
             scheduler,

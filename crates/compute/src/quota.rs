@@ -3,7 +3,9 @@
 //! the resources themselves, and the checks creates run.
 //!
 //! A check and the insert it guards must run under [`ComputeService::quota_lock`], so that
-//! concurrent creates cannot together pass a limit. -1 means unlimited.
+//! concurrent creates cannot together pass a limit. -1 means unlimited; a create under no
+//! server limit neither counts the usage nor takes the lock (a limit set meanwhile applies
+//! to the creates that start after it, as in nova, whose checks take no lock at all).
 
 use std::collections::BTreeMap;
 
@@ -212,11 +214,22 @@ pub async fn check_server_group_members(
 
 /// Whether a server may have `count` metadata items.
 pub async fn check_metadata_items(service: &ComputeService, project_id: &str, count: i64) -> ApiResult<()> {
-    let limit = project_limits(&service.store, &service.config.compute, project_id).await?["metadata_items"];
+    metadata_fits(&project_limits(&service.store, &service.config.compute, project_id).await?, count)
+}
+
+/// [`check_metadata_items`] with the project's limits already read.
+pub fn metadata_fits(limits: &BTreeMap<&'static str, i64>, count: i64) -> ApiResult<()> {
+    let limit = limits["metadata_items"];
     if over(limit, 0, count) {
         return Err(ApiError::forbidden(format!("Maximum number of metadata items exceeds {limit}")));
     }
     Ok(())
+}
+
+/// Whether no server limit (instances, cores, ram) applies: then creating servers needs
+/// neither the project's usage nor the quota lock.
+pub fn servers_unlimited(limits: &BTreeMap<&'static str, i64>) -> bool {
+    ["instances", "cores", "ram"].iter().all(|r| limits[r] < 0)
 }
 
 #[cfg(test)]

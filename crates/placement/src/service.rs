@@ -91,9 +91,17 @@ pub struct Write<'a> {
     generations: Vec<(String, i64)>,
 }
 
+/// Providers' generations and inventories (with usage), by provider uuid.
+type ViewOfProviders = (HashMap<String, i64>, HashMap<(String, String), Inventory>);
+
 impl Write<'_> {
     pub fn conn(&mut self) -> &mut Conn {
         &mut self.tx
+    }
+
+    /// Nothing written yet in this transaction (besides the version bump).
+    fn untouched(&self) -> bool {
+        self.refresh.is_empty() && !self.meta && self.used.is_empty() && self.generations.is_empty()
     }
 
     pub fn touch(&mut self, uuid: &str) {
@@ -944,7 +952,12 @@ impl PlacementService {
                 _ => {}
             }
         }
-        let old = store::allocations_of_consumers(w.conn(), &uuids).await?;
+        // Allocations exist only with their consumer's row (written together below).
+        let old = if existing.is_empty() {
+            Vec::new()
+        } else {
+            store::allocations_of_consumers(w.conn(), &uuids).await?
+        };
         if require_existing && old.is_empty() {
             return Err(Failure::Api(ApiError::not_found(format!(
                 "No allocations for consumer '{}'",
@@ -959,17 +972,28 @@ impl PlacementService {
         }
         involved.extend(wanted.iter().map(|s| s.to_string()));
         let involved: Vec<String> = involved.into_iter().collect();
-        let providers: HashMap<String, Provider> = if involved.is_empty() {
-            HashMap::new()
-        } else {
-            store::providers(w.conn(), Some(&involved))
-                .await?
-                .into_iter()
-                .map(|p| (p.uuid.clone(), p))
-                .collect()
+        // The providers' generations and inventories: from the view when it is exactly the
+        // state this transaction started from, else from the database.
+        let (generations, inventories) = match self.exact_view_of(w, &involved) {
+            Some(found) => found,
+            None if involved.is_empty() => (HashMap::new(), HashMap::new()),
+            None => {
+                let generations: HashMap<String, i64> = store::providers(w.conn(), Some(&involved))
+                    .await?
+                    .into_iter()
+                    .map(|p| (p.uuid, p.generation))
+                    .collect();
+                let inventories: HashMap<(String, String), Inventory> =
+                    store::inventories_of(w.conn(), Some(&involved))
+                        .await?
+                        .into_iter()
+                        .map(|(p, i)| ((p, i.resource_class.clone()), i))
+                        .collect();
+                (generations, inventories)
+            }
         };
         for p in &wanted {
-            if !providers.contains_key(*p) {
+            if !generations.contains_key(*p) {
                 return Err(Failure::Api(ApiError::bad_request(format!(
                     "Allocation for resource provider '{p}' that does not exist."
                 ))));
@@ -995,15 +1019,6 @@ impl PlacementService {
                 }
             }
         }
-        let inventories: HashMap<(String, String), Inventory> = if involved.is_empty() {
-            HashMap::new()
-        } else {
-            store::inventories_of(w.conn(), Some(&involved))
-                .await?
-                .into_iter()
-                .map(|(p, i)| ((p, i.resource_class.clone()), i))
-                .collect()
-        };
         // What changes on each inventory.
         let mut delta: BTreeMap<(String, String), i64> = BTreeMap::new();
         for a in &old {
@@ -1068,14 +1083,21 @@ impl PlacementService {
                 .collect();
             store::insert_allocations(w.conn(), &rows).await?;
         }
+        // One conditional update per provider for all its resource classes.
+        let mut by_provider: BTreeMap<String, Vec<(String, i64, i64)>> = BTreeMap::new();
         for (p, rc, was, now) in new_used {
-            if !store::set_used(w.conn(), &p, &rc, was, now).await? {
+            by_provider.entry(p).or_default().push((rc, was, now));
+        }
+        for (p, changes) in by_provider {
+            if !store::set_used_many(w.conn(), &p, &changes).await? {
                 return Err(Failure::Retry("inventory usage changed"));
             }
-            w.used.push((p, rc, now));
+            for (rc, _, now) in changes {
+                w.used.push((p.clone(), rc, now));
+            }
         }
         for p in &involved {
-            let Some(current) = providers.get(p).map(|p| p.generation) else {
+            let Some(current) = generations.get(p).copied() else {
                 return Err(Failure::Retry("a provider vanished"));
             };
             if !store::bump_generation(w.conn(), p, current).await? {
@@ -1123,6 +1145,45 @@ impl PlacementService {
             }
         }
         Ok(())
+    }
+
+    /// The generations and inventories of `uuids` as the view has them, if the view is
+    /// exactly the state `w` started from: no other writer came between the view and this
+    /// transaction, and `w` has written nothing yet. (The write lock keeps it so until `w`
+    /// commits.) None otherwise: read the database.
+    fn exact_view_of(&self, w: &Write<'_>, uuids: &[String]) -> Option<ViewOfProviders> {
+        if !w.untouched() {
+            return None;
+        }
+        self.with_view(|view| {
+            if view.version != w.version - 1 {
+                return None;
+            }
+            let mut generations = HashMap::new();
+            let mut inventories = HashMap::new();
+            for uuid in uuids {
+                let Some(node) = view.by_uuid.get(uuid).and_then(|&id| view.nodes[id as usize].as_ref())
+                else {
+                    continue;
+                };
+                generations.insert(uuid.clone(), node.generation);
+                for inv in &node.inventories {
+                    let rc = view.rcs.name(inv.rc).to_string();
+                    let row = Inventory {
+                        resource_class: rc.clone(),
+                        total: inv.total,
+                        reserved: inv.reserved,
+                        min_unit: inv.min_unit,
+                        max_unit: inv.max_unit,
+                        step_size: inv.step_size,
+                        allocation_ratio: inv.ratio,
+                        used: inv.used,
+                    };
+                    inventories.insert((uuid.clone(), rc), row);
+                }
+            }
+            Some((generations, inventories))
+        })
     }
 
     /// `POST /reshaper`: replaces the inventories of some providers and the allocations of

@@ -5,14 +5,19 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use anyhow::Context;
+use serde_json::Value;
+use stratus_compute::image_client::LocalImages;
 use stratus_compute::{ComputeService, Dependencies};
 use stratus_compute_agent::driver::fake::{FakeDriver, FakeOptions};
 use stratus_compute_agent::{Agent, AgentOptions};
+use stratus_core::auth::{AuthContext, BoxFuture};
 use stratus_core::bus::SharedBus;
 use stratus_core::config::Config;
+use stratus_core::error::ApiResult;
 use stratus_core::http::Shutdown;
 use stratus_core::service_auth::{PasswordAuth, ServiceCredentials, SharedTokenSource};
 use stratus_identity::Identity;
+use stratus_image::service::ImageService;
 use stratus_placement::client::PlacementClient;
 use stratus_placement::PlacementService;
 
@@ -109,22 +114,34 @@ pub async fn run_agent(config: Config) -> anyhow::Result<()> {
     running.await.context("agent task")?
 }
 
-/// The compute service; `placement` runs in this process, so the scheduler's candidates,
-/// claims and releases call it directly (see `stratus_placement::client`).
+/// The compute service; `placement` and `image` run in this process, so the scheduler's
+/// candidates, claims and releases call placement directly (see `stratus_placement::client`)
+/// and boots read their image without HTTP.
 pub async fn open(
     config: &Config,
     bus: SharedBus,
     auth: SharedTokenSource,
     placement: Arc<PlacementService>,
+    image: Arc<ImageService>,
 ) -> anyhow::Result<Arc<ComputeService>> {
     let deps = Dependencies {
         bus,
         placement: PlacementClient::new(config.local_url(&config.placement.listen), auth.clone())
             .in_process(placement),
         image_url: config.local_url(&config.image.listen),
+        local_images: Some(Arc::new(LocalImageService(image))),
         auth,
     };
     ComputeService::open(config.clone(), deps).await.context("opening the compute service")
+}
+
+/// The image service of this process, as the compute service reads images (no HTTP).
+struct LocalImageService(Arc<ImageService>);
+
+impl LocalImages for LocalImageService {
+    fn show<'a>(&'a self, ctx: &'a AuthContext, id: &'a str) -> BoxFuture<'a, ApiResult<Value>> {
+        Box::pin(stratus_image::api::show_image(&self.0, ctx, id))
+    }
 }
 
 /// The options of a compute agent on `host`, from the config.

@@ -114,7 +114,8 @@ pub async fn up(config: Config, bootstrap_first: bool) -> anyhow::Result<()> {
     let resolver: SharedResolver = Arc::new(LocalResolver(identity.clone()));
     let bus: SharedBus = compute::connect_bus(&config).await?;
     let service_auth = compute::service_auth(&identity, &config).await?;
-    let compute = compute::open(&config, bus.clone(), service_auth.clone(), placement.clone()).await?;
+    let compute =
+        compute::open(&config, bus.clone(), service_auth.clone(), placement.clone(), image.clone()).await?;
     let object_storage = ObjectStorage::open(config.clone()).await.context("opening object storage")?;
 
     let (trigger, shutdown) = ShutdownTrigger::new();

@@ -324,7 +324,7 @@ async fn rebuild(
         ApiError::bad_request("Invalid input for field/attribute rebuild. 'imageRef' is a required property")
     })?;
     let image_id = image_ref.rsplit('/').next().unwrap_or(image_ref);
-    let image = service.image_for(&user_token(headers), image_id).await?;
+    let image = service.image_for(ctx, &user_token(headers), image_id).await?;
     if image.status != "active" {
         return Err(ApiError::bad_request(format!("Image {image_id} is not active.")));
     }

@@ -196,7 +196,7 @@ async fn create(
     if !service.is_admin(&ctx) && !service.store.flavor_accessible(&flavor, &project_id).await? {
         return Err(ApiError::bad_request(format!("Flavor {flavor_id} could not be found.")));
     }
-    let image = service.image_for(&user_token(&headers), &image_id).await?;
+    let image = service.image_for(&ctx, &user_token(&headers), &image_id).await?;
     if image.status != "active" {
         return Err(ApiError::bad_request(format!("Image {image_id} is not active.")));
     }
@@ -244,7 +244,8 @@ async fn create(
         Some(m) => str_map("metadata", m)?,
         None => BTreeMap::new(),
     };
-    crate::quota::check_metadata_items(&service, &project_id, metadata.len() as i64).await?;
+    let limits = crate::quota::project_limits(&service.store, &service.config.compute, &project_id).await?;
+    crate::quota::metadata_fits(&limits, metadata.len() as i64)?;
     let tags: Vec<String> = match server.get("tags") {
         Some(Value::Array(a)) if version.at_least(2, 52) => {
             let tags: Vec<String> = a.iter().filter_map(|t| t.as_str().map(str::to_string)).collect();
@@ -323,23 +324,28 @@ async fn create(
     let mut created = Vec::new();
     {
         // Count, check and insert under one lock: concurrent creates cannot together
-        // exceed the quota.
-        let _guard = service.quota_lock.lock().await;
-        let limits =
-            crate::quota::project_limits(&service.store, &service.config.compute, &project_id).await?;
-        let usage = service.store.instance_usage(&project_id).await?;
-        let fits = |n: i64| {
-            crate::quota::servers_fit(
-                &limits,
-                &usage,
-                n,
-                n * flavor.vcpus as i64,
-                n * flavor.memory_mb as i64,
-            )
+        // exceed the quota. Without a server limit there is nothing to count.
+        let (_guard, n) = if crate::quota::servers_unlimited(&limits) {
+            (None, max)
+        } else {
+            let guard = service.quota_lock.lock().await;
+            let limits =
+                crate::quota::project_limits(&service.store, &service.config.compute, &project_id).await?;
+            let usage = service.store.instance_usage(&project_id).await?;
+            let fits = |n: i64| {
+                crate::quota::servers_fit(
+                    &limits,
+                    &usage,
+                    n,
+                    n * flavor.vcpus as i64,
+                    n * flavor.memory_mb as i64,
+                )
+            };
+            // As many as fit between min_count and max_count; the 403 says why min_count does not.
+            let n = (min..=max).rev().find(|n| fits(*n).is_ok()).unwrap_or(min);
+            fits(n)?;
+            (Some(guard), n)
         };
-        // As many as fit between min_count and max_count; the 403 says why min_count does not.
-        let n = (min..=max).rev().find(|n| fits(*n).is_ok()).unwrap_or(min);
-        fits(n)?;
         let now = Utc::now();
         for index in 0..n {
             let display_name = if n > 1 { format!("{name}-{}", index + 1) } else { name.clone() };

@@ -116,8 +116,11 @@ pub struct Selection {
 #[derive(Debug, Clone)]
 struct HostInfo {
     state: HostFacts,
-    last_seen_up: Option<chrono::DateTime<chrono::Utc>>,
-    forced_down: bool,
+    /// Whether its service was up when the facts were read. A host that comes back
+    /// invalidates the cache; one that goes down is seen at the next reload (at most
+    /// `HOST_CACHE_TTL` late). Judged at load time, so a cache's age never makes hosts
+    /// look down.
+    up: bool,
 }
 
 pub struct Scheduler {
@@ -189,12 +192,12 @@ impl Scheduler {
                 return Ok(hosts.clone());
             }
         }
-        // One decision reloads; the others meanwhile use the facts that just expired, or, when
-        // they were invalidated (a host disabled, an aggregate changed), wait for the reload.
-        let _reloading = match (self.reloading.try_lock(), cached) {
-            (Ok(guard), _) => guard,
-            (Err(_), Some((_, hosts))) => return Ok(hosts),
-            (Err(_), None) => {
+        // One decision reloads; the others wait for its facts rather than reload too. (They
+        // must not use the expired ones: a host's liveness in them may be older than
+        // `service_down_time`, and every host would look down.)
+        let _reloading = match self.reloading.try_lock() {
+            Ok(guard) => guard,
+            Err(_) => {
                 let guard = self.reloading.lock().await;
                 if let Some((at, hosts)) = self.cache.read().expect("host cache").as_ref() {
                     if at.elapsed() < HOST_CACHE_TTL {
@@ -206,6 +209,7 @@ impl Scheduler {
         };
         let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
         let services = self.store.services().await?;
+        let now = chrono::Utc::now();
         let nodes = self.store.compute_nodes().await?;
         let zones = crate::zones::host_zones(&self.store).await?;
         let metadata = self.store.host_aggregate_metadata().await?;
@@ -232,10 +236,7 @@ impl Scheduler {
                 local_gb: n.local_gb,
                 aggregate_metadata: metadata.get(&n.host).cloned().unwrap_or_default(),
             };
-            out.insert(
-                n.uuid.clone(),
-                HostInfo { state, last_seen_up: svc.last_seen_up, forced_down: svc.forced_down },
-            );
+            out.insert(n.uuid.clone(), HostInfo { state, up: svc.is_up(now, self.service_down_time) });
         }
         let hosts = Arc::new(out);
         let mut cache = self.cache.write().expect("host cache");
@@ -270,7 +271,6 @@ impl Scheduler {
             .map_err(|e| SchedulingError::Internal(format!("asking placement for candidates: {e}")))?;
         let placement_time = started.elapsed();
 
-        let now = chrono::Utc::now();
         let mut removed: Vec<(&'static str, usize, String)> = Vec::new();
         let mut passing: Vec<(HostState<'_>, &Allocations)> = Vec::new();
         let mut unknown = 0usize;
@@ -284,10 +284,7 @@ impl Scheduler {
             };
             let state = HostState {
                 facts: &info.state,
-                up: !info.forced_down
-                    && info
-                        .last_seen_up
-                        .is_some_and(|t| (now - t).num_seconds() <= self.service_down_time as i64),
+                up: info.up,
                 resources: candidates.provider_summaries.get(rp).map(|s| &s.resources),
             };
             let mut ok = true;

@@ -243,4 +243,12 @@ CREATE TABLE instance_system_metadata (
 );
 "#,
     },
+    Migration {
+        version: 3,
+        name: "instance usage index",
+        // A project's usage (quota checks, limits) read from the index alone.
+        sql: r#"
+CREATE INDEX instances_usage ON instances (project_id, deleted, vcpus, memory_mb);
+"#,
+    },
 ];

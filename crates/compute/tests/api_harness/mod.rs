@@ -130,6 +130,7 @@ impl Cloud {
             bus: LocalBus::new(),
             placement: PlacementClient::new(nowhere.clone(), Arc::new(StaticToken("x".into()))),
             image_url: nowhere,
+            local_images: None,
             auth: Arc::new(StaticToken("x".into())),
         };
         let service = ComputeService::open(config, deps).await.expect("opening the compute service");

@@ -16,6 +16,7 @@ use stratus_core::http::Json as JsonBody;
 use super::State;
 use crate::format::{CONTAINER_FORMATS, DISK_FORMATS};
 use crate::model::{Image, ImageStatus, Visibility, CORE_WRITABLE, READ_ONLY};
+use crate::service::ImageService;
 use crate::store::{ImageFilter, Viewer, SORT_KEYS};
 
 const DEFAULT_LIMIT: usize = 25;
@@ -224,9 +225,15 @@ async fn create(
 }
 
 async fn show(s: State, Authenticated(ctx): Authenticated, Path(id): Path<String>) -> ApiResult<Json<Value>> {
-    let image = s.load_visible(&ctx, &id).await?;
-    s.authorize(&ctx, "get_image", &s.target(&ctx, &image).await?)?;
-    Ok(Json(render(&image)))
+    Ok(Json(show_image(&s, &ctx, &id).await?))
+}
+
+/// `GET /v2/images/{id}` for `ctx`, without HTTP: the image as the API renders it (also
+/// what another service in this process reads instead of calling the API).
+pub async fn show_image(s: &ImageService, ctx: &AuthContext, id: &str) -> ApiResult<Value> {
+    let image = s.load_visible(ctx, id).await?;
+    s.authorize(ctx, "get_image", &s.target(ctx, &image).await?)?;
+    Ok(render(&image))
 }
 
 /// Applies a JSON-patch (`application/openstack-images-v2.1-json-patch`).

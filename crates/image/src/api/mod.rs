@@ -14,6 +14,8 @@ use stratus_core::error::ErrorStyle;
 
 use crate::service::ImageService;
 
+pub use images::show_image;
+
 pub type State = axum::extract::State<Arc<ImageService>>;
 
 /// The image API; `resolver` turns X-Auth-Token into a caller (identity's, in one process).

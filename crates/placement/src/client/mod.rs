@@ -6,7 +6,7 @@
 
 mod local;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -112,7 +112,7 @@ pub struct ProviderSummary {
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Candidates {
     pub allocation_requests: Vec<AllocationRequest>,
-    pub provider_summaries: BTreeMap<String, ProviderSummary>,
+    pub provider_summaries: HashMap<String, ProviderSummary>,
 }
 
 /// One consumer of a [`PlacementClient::move_allocations`].
@@ -354,7 +354,7 @@ impl PlacementClient {
             #[serde(default)]
             allocation_requests: Vec<Request>,
             #[serde(default)]
-            provider_summaries: BTreeMap<String, ProviderSummary>,
+            provider_summaries: HashMap<String, ProviderSummary>,
         }
         #[derive(Deserialize)]
         struct Request {

@@ -346,6 +346,33 @@ pub async fn delete_inventory(c: &mut Conn, uuid: &str, rc: &str) -> Result<bool
 
 /// Sets `used` of an inventory if it still is `expected` (the database-level guard against
 /// a writer in another process); false if it was not.
+/// [`set_used`] for several resource classes of one provider in one statement: each
+/// `(resource_class, expected, used)`. False unless every one matched.
+pub async fn set_used_many(c: &mut Conn, uuid: &str, changes: &[(String, i64, i64)]) -> Result<bool> {
+    if let [(rc, expected, used)] = changes {
+        return set_used(c, uuid, rc, *expected, *used).await;
+    }
+    let cases = "WHEN ? THEN ? ".repeat(changes.len());
+    let marks = vec!["?"; changes.len()].join(", ");
+    let sql = format!(
+        "UPDATE inventories SET used = CASE resource_class {cases}END \
+         WHERE provider_uuid = ? AND resource_class IN ({marks}) AND used = CASE resource_class {cases}END"
+    );
+    let mut q = sqlx::query(&sql);
+    for (rc, _, used) in changes {
+        q = q.bind(rc.as_str()).bind(*used);
+    }
+    q = q.bind(uuid);
+    for (rc, _, _) in changes {
+        q = q.bind(rc.as_str());
+    }
+    for (rc, expected, _) in changes {
+        q = q.bind(rc.as_str()).bind(*expected);
+    }
+    // When only some matched, those changed: the caller rolls the transaction back.
+    Ok(q.execute(&mut *c).await?.rows_affected() == changes.len() as u64)
+}
+
 pub async fn set_used(c: &mut Conn, uuid: &str, rc: &str, expected: i64, used: i64) -> Result<bool> {
     let done = sqlx::query(
         "UPDATE inventories SET used = ? WHERE provider_uuid = ? AND resource_class = ? AND used = ?",
