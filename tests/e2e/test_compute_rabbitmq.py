@@ -21,11 +21,12 @@ from conftest import STRATUS, running_cloud
 from test_compute_cli import make_image, sdk, total_usage, usages, wait_for, wait_status
 
 AMQP_URL = os.environ.get("STRATUS_TEST_AMQP_URL")
+VHOST = None  # this run's own vhost, when rabbitmqctl made one
 pytestmark = pytest.mark.skipif(not AMQP_URL, reason="no RabbitMQ: set STRATUS_TEST_AMQP_URL=amqp://guest:guest@127.0.0.1:5672/")
 
 
 @pytest.fixture(scope="module")
-def transport_url():
+def transport_url(request):
     """A vhost of this run's own (when rabbitmqctl can make one), else the URL as given."""
     ctl = shutil.which("rabbitmqctl")
     if not ctl or os.geteuid() != 0:
@@ -36,6 +37,7 @@ def transport_url():
     subprocess.run([ctl, "add_vhost", vhost], check=True, capture_output=True)
     subprocess.run([ctl, "set_permissions", "-p", vhost, user, ".*", ".*", ".*"], check=True, capture_output=True)
     parsed = urllib.parse.urlparse(AMQP_URL)
+    request.module.VHOST = vhost
     yield parsed._replace(path="/" + vhost).geturl()
     subprocess.run([ctl, "delete_vhost", vhost], capture_output=True)
 
@@ -149,4 +151,27 @@ def test_stopped_agent_shows_down_and_gets_nothing(multinode):
     server = multinode.osc("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic", "none",
                            "--wait", "back", "-f", "json")
     assert server["status"] == "ACTIVE" and time.time() - started < 60
+    multinode.osc("server", "delete", "--wait", server["id"])
+
+
+def test_connections_lost_are_recovered(multinode):
+    """What a broker restart does to the connections (closed by the broker): the controller and
+    the agent reconnect, declare their queues again, and the agent keeps working."""
+    if VHOST is None:
+        pytest.skip("needs rabbitmqctl (as root) to close this run's connections")
+    ctl = shutil.which("rabbitmqctl")
+    closed = subprocess.run([ctl, "-q", "close_all_connections", "-p", VHOST, "e2e: connection lost"],
+                            capture_output=True, text=True)
+    assert closed.returncode == 0, closed.stderr
+    # Both ends are back: the agent's heartbeats arrive again and a boot goes through the broker.
+    time.sleep(5)  # longer than service_down_time (4 s) plus a report, had the heartbeats stopped
+    wait_for("remote1 up after the reconnection", lambda: [
+        s for s in multinode.conn.compute.services() if s.host == "remote1" and s.state == "up"],
+        timeout=60, interval=0.5)
+    try:
+        server = multinode.osc("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic", "none",
+                               "--wait", "after-reconnect", "-f", "json")
+    except AssertionError:
+        raise AssertionError(f"boot after the reconnection failed; agent log:\n{multinode.agent.log()}")
+    assert server["status"] == "ACTIVE" and server["OS-EXT-SRV-ATTR:host"] == "remote1", server
     multinode.osc("server", "delete", "--wait", server["id"])

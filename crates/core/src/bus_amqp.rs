@@ -26,9 +26,14 @@
 //! Delivery is at most once, as oslo's default: a listener acknowledges each message when it
 //! receives it, before handling it.
 //!
-//! This first version has no reconnection: when the connection to the broker is lost (logged
-//! with `tracing`), listeners end (their receiver yields `None`), calls time out and casts
-//! fail; the service has to connect again.
+//! A lost connection (the broker restarted, or closed it) is recovered: lapin reconnects with
+//! a backoff (0.5 s doubling to 10 s, for as long as it takes) and declares the exchanges,
+//! queues, bindings and consumers again on the new connection, so listeners keep their
+//! receivers and simply receive again. Every queue is therefore named by the client (a
+//! server-named `amq.gen-…` queue could not be declared again). A publish that fails on the
+//! lost connection waits for the recovery and is sent once more (within its timeout); a call
+//! whose answer was on its way when the connection went times out. Messages sent to a
+//! listener's auto-delete queue while its connection was down are gone with the queue.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::{Arc, Mutex};
@@ -55,6 +60,8 @@ use crate::bus::{Bus, BusError, Incoming, Listener, Message, Reply, Target};
 pub const EXCHANGE: &str = "stratus";
 /// How many unacknowledged messages the broker pushes ahead to one consumer.
 const PREFETCH: u16 = 64;
+/// How long the first connection to the broker may take.
+const CONNECT_TIMEOUT: Duration = Duration::from_secs(30);
 /// How long a cast waits for the broker to take its message.
 const PUBLISH_TIMEOUT: Duration = Duration::from_secs(30);
 const JSON: &str = "application/json";
@@ -80,9 +87,21 @@ pub struct AmqpBus {
 pub async fn connect(transport_url: &str) -> Result<Arc<AmqpBus>, BusError> {
     let uri = parse_url(transport_url)?;
     let broker = format!("{}:{} (vhost {})", uri.authority.host, uri.authority.port, uri.vhost);
-    let props = ConnectionProperties::default().with_connection_name("stratus".into());
-    let conn = Connection::connect_uri(uri, props)
+    let props = ConnectionProperties::default()
+        .with_connection_name("stratus".into())
+        .enable_auto_recover()
+        .configure_backoff(|b| {
+            b.with_min_delay(Duration::from_millis(500))
+                .with_max_delay(Duration::from_secs(10))
+                .without_max_times()
+        });
+    // Recovery retries a lost connection for as long as it takes; the first one gets a
+    // deadline, so that a wrong URL is an error rather than a wait.
+    let conn = tokio::time::timeout(CONNECT_TIMEOUT, Connection::connect_uri(uri, props))
         .await
+        .map_err(|_| {
+            BusError::Transport(format!("cannot connect to {broker}: no answer in {CONNECT_TIMEOUT:?}"))
+        })?
         .map_err(|e| BusError::Transport(format!("cannot connect to {broker}: {e}")))?;
     tokio::spawn(log_events(conn.events_listener(), broker.clone()));
 
@@ -100,11 +119,11 @@ pub async fn connect(transport_url: &str) -> Result<Arc<AmqpBus>, BusError> {
 
     let plain = conn.create_channel().await.map_err(transport)?;
     let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
-    let queue = plain.queue_declare("".into(), options, FieldTable::default()).await.map_err(transport)?;
-    let reply_queue = queue.name().clone();
+    let reply_queue = ShortString::from(format!("reply_{}", new_id()));
+    plain.queue_declare(reply_queue.clone(), options, FieldTable::default()).await.map_err(transport)?;
     let options = BasicConsumeOptions { no_ack: true, exclusive: true, ..Default::default() };
     let replies = plain
-        .basic_consume(reply_queue.clone(), "".into(), options, FieldTable::default())
+        .basic_consume(reply_queue.clone(), consumer_tag(), options, FieldTable::default())
         .await
         .map_err(transport)?;
     let pending = Pending::default();
@@ -185,6 +204,11 @@ fn new_id() -> String {
     uuid::Uuid::new_v4().simple().to_string()
 }
 
+/// A consumer tag of our own (declared again as it is after a reconnection).
+fn consumer_tag() -> ShortString {
+    format!("stratus_{}", new_id()).into()
+}
+
 fn properties(message_id: &str) -> BasicProperties {
     BasicProperties::default().with_content_type(JSON.into()).with_message_id(message_id.into())
 }
@@ -214,12 +238,20 @@ impl AmqpBus {
     ) -> Result<(), BusError> {
         let channel = self.confirmed.lock().await;
         let options = BasicPublishOptions { mandatory: true, ..Default::default() };
-        let confirm = channel
-            .basic_publish(EXCHANGE.into(), routing_key.into(), options, payload, props)
-            .await
-            .map_err(transport)?
-            .await
-            .map_err(transport)?;
+        let publish = || async {
+            channel
+                .basic_publish(EXCHANGE.into(), routing_key.into(), options, payload, props.clone())
+                .await?
+                .await
+        };
+        let confirm = match publish().await {
+            Ok(confirm) => confirm,
+            // The connection was lost: once it is back, once more.
+            Err(e) => {
+                channel.wait_for_recovery(e).await.map_err(transport)?;
+                publish().await.map_err(transport)?
+            }
+        };
         let (accepted, returned) = match confirm {
             Confirmation::Ack(returned) => (true, returned),
             Confirmation::Nack(returned) => (false, returned),
@@ -275,11 +307,11 @@ impl AmqpBus {
         let exchange = fanout_exchange(topic);
         declare_fanout(channel, &exchange).await?;
         let options = QueueDeclareOptions { exclusive: true, auto_delete: true, ..Default::default() };
-        let queue =
-            channel.queue_declare("".into(), options, FieldTable::default()).await.map_err(transport)?;
+        let queue = ShortString::from(format!("{exchange}_{}", new_id()));
+        channel.queue_declare(queue.clone(), options, FieldTable::default()).await.map_err(transport)?;
         channel
             .queue_bind(
-                queue.name().clone(),
+                queue.clone(),
                 exchange.into(),
                 "".into(),
                 QueueBindOptions::default(),
@@ -287,12 +319,12 @@ impl AmqpBus {
             )
             .await
             .map_err(transport)?;
-        queues.push(queue.name().clone());
+        queues.push(queue);
 
         let mut consumers = vec![];
         for queue in queues {
             let consumer = channel
-                .basic_consume(queue, "".into(), BasicConsumeOptions::default(), FieldTable::default())
+                .basic_consume(queue, consumer_tag(), BasicConsumeOptions::default(), FieldTable::default())
                 .await
                 .map_err(transport)?;
             consumers.push(consumer);
@@ -476,16 +508,21 @@ impl Bus for AmqpBus {
             let exchange = fanout_exchange(topic);
             self.declare_fanout(&exchange).await?;
             let payload = encode(&message)?;
-            self.plain
-                .basic_publish(
-                    exchange.into(),
+            let props = properties(&new_id());
+            let publish = || {
+                let exchange = ShortString::from(exchange.as_str());
+                self.plain.basic_publish(
+                    exchange,
                     "".into(),
                     BasicPublishOptions::default(),
                     &payload,
-                    properties(&new_id()),
+                    props.clone(),
                 )
-                .await
-                .map_err(transport)?;
+            };
+            if let Err(e) = publish().await {
+                self.plain.wait_for_recovery(e).await.map_err(transport)?;
+                publish().await.map_err(transport)?;
+            }
             Ok(())
         })
     }

@@ -241,3 +241,87 @@ async fn rabbit_urls_are_accepted() {
     assert_eq!(r["from"], json!("a"));
     bus.close().await;
 }
+
+/// A vhost of its own on the test broker (so that closing its connections touches no other
+/// test), made with `rabbitmqctl`; None (the test is skipped) without either.
+struct Vhost {
+    ctl: std::path::PathBuf,
+    name: String,
+    url: String,
+}
+
+impl Vhost {
+    fn create(test: &str) -> Option<Vhost> {
+        let Ok(url) = std::env::var("STRATUS_TEST_AMQP_URL") else {
+            println!("{test}: skipped (STRATUS_TEST_AMQP_URL is not set)");
+            return None;
+        };
+        let ctl = ["/usr/sbin/rabbitmqctl", "/usr/bin/rabbitmqctl"]
+            .iter()
+            .map(std::path::PathBuf::from)
+            .find(|p| p.exists());
+        let Some(ctl) = ctl else {
+            println!("{test}: skipped (no rabbitmqctl to close connections with)");
+            return None;
+        };
+        let name = format!("stratus-test-{}", uuid::Uuid::new_v4().simple());
+        let run =
+            |args: &[&str]| std::process::Command::new(&ctl).args(args).output().map(|o| o.status.success());
+        if !matches!(run(&["-q", "add_vhost", &name]), Ok(true)) {
+            println!("{test}: skipped (rabbitmqctl cannot add a vhost here)");
+            return None;
+        }
+        let user = url.trim_start_matches("amqp://").split([':', '@']).next().unwrap_or("guest").to_string();
+        assert!(matches!(run(&["-q", "set_permissions", "-p", &name, &user, ".*", ".*", ".*"]), Ok(true)));
+        // amqp://user:password@host:port[/vhost] → the same broker and user, this vhost.
+        let (scheme, rest) = url.split_once("://").expect("an amqp:// URL");
+        let authority = rest.split('/').next().unwrap_or(rest);
+        Some(Vhost { url: format!("{scheme}://{authority}/{name}"), ctl, name })
+    }
+
+    /// What a broker restart does to every connection of the vhost.
+    fn close_connections(&self) {
+        let out = std::process::Command::new(&self.ctl)
+            .args(["-q", "close_all_connections", "-p", &self.name, "test: connection lost"])
+            .output()
+            .expect("rabbitmqctl runs");
+        assert!(out.status.success(), "rabbitmqctl close_all_connections: {out:?}");
+    }
+}
+
+impl Drop for Vhost {
+    fn drop(&mut self) {
+        let _ = std::process::Command::new(&self.ctl).args(["-q", "delete_vhost", &self.name]).output();
+    }
+}
+
+#[tokio::test]
+async fn a_lost_connection_is_recovered() {
+    let Some(vhost) = Vhost::create("a_lost_connection_is_recovered") else { return };
+    let caller = connect(&vhost.url).await.expect("connects to the test vhost");
+    let host = connect(&vhost.url).await.unwrap();
+    let topic = topic("recover");
+    echo(host.listen(&topic, "h1").await.unwrap(), "h1");
+    let mut casts = host.listen(&format!("{topic}-casts"), "h1").await.unwrap();
+    let target = Target::server(&topic, "h1");
+    assert_eq!(caller.call(&target, msg(json!(1)), T).await.unwrap()["from"], json!("h1"));
+
+    vhost.close_connections();
+    // Both ends reconnect and declare their queues again; the listener's receiver stays open.
+    let deadline = std::time::Instant::now() + Duration::from_secs(30);
+    let answer = loop {
+        match caller.call(&target, msg(json!(2)), Duration::from_secs(2)).await {
+            Ok(v) => break v,
+            Err(e) if std::time::Instant::now() < deadline => {
+                println!("not yet: {e}");
+                tokio::time::sleep(Duration::from_millis(200)).await;
+            }
+            Err(e) => panic!("no answer 30 s after the connections were closed: {e}"),
+        }
+    };
+    assert_eq!(answer, json!({"from": "h1", "body": 2}));
+    caller.cast(&Target::server(&format!("{topic}-casts"), "h1"), msg(json!("after"))).await.unwrap();
+    assert_eq!(recv(&mut casts).await.message.body, json!("after"));
+    caller.close().await;
+    host.close().await;
+}
