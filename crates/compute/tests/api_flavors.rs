@@ -302,6 +302,42 @@ async fn extra_specs() {
 }
 
 #[tokio::test]
+async fn extra_specs_are_validated_from_2_86() {
+    let cloud = Cloud::start().await;
+    create(&cloud, json!({"name": "m1", "id": "m1", "ram": 1, "vcpus": 1, "disk": 1})).await;
+    let specs = "/flavors/m1/os-extra_specs";
+    let post = |body: serde_json::Value, v: &str| cloud.post(specs).token(ADMIN).version(v).json(body);
+    // Before 2.86 anything goes (as nova); from 2.86 a known namespace's keys and values are checked.
+    post(json!({"extra_specs": {"hw:cpu_policy": "bogus"}}), "2.85").send().await.expect(200);
+    let msg = post(json!({"extra_specs": {"hw:cpu_policy": "bogus"}}), "2.86").send().await.expect_error(400);
+    assert!(msg.contains("hw:cpu_policy") && msg.contains("dedicated, shared, mixed"), "{msg}");
+    let msg =
+        post(json!({"extra_specs": {"hw:cpu_polcy": "dedicated"}}), "2.86").send().await.expect_error(400);
+    assert!(msg.contains("not a known key"), "{msg}");
+    let msg = post(json!({"extra_specs": {"trait:CUSTOM_SSD": "preferred"}}), "2.86")
+        .send()
+        .await
+        .expect_error(400);
+    assert!(msg.contains("required, forbidden"), "{msg}");
+    post(json!({"extra_specs": {"quota:disk_read_iops_sec": "-5"}}), "2.86").send().await.expect_error(400);
+    // A refused body changes nothing, even with valid keys beside the bad one.
+    post(json!({"extra_specs": {"hw:numa_nodes": "2", "hw:watchdog_action": "explode"}}), "2.86")
+        .send()
+        .await
+        .expect_error(400);
+    let all = cloud.get(specs).token(ADMIN).send().await.expect(200).body;
+    assert_eq!(all, json!({"extra_specs": {"hw:cpu_policy": "bogus"}}));
+    // Valid ones, and keys of namespaces nova does not know (other filters' and drivers'), pass.
+    let good = json!({"extra_specs": {"hw:cpu_policy": "dedicated", "trait:CUSTOM_SSD": "required",
+        "resources:VCPU": "2", "aggregate_instance_extra_specs:ssd": "true", "mydriver:knob": "11", "ssd": "true"}});
+    post(good, "2.86").send().await.expect(200);
+    let put = cloud.put(&format!("{specs}/hw:mem_page_size")).token(ADMIN).version("2.86");
+    put.json(json!({"hw:mem_page_size": "huge"})).send().await.expect_error(400);
+    let put = cloud.put(&format!("{specs}/hw:mem_page_size")).token(ADMIN).version("2.86");
+    put.json(json!({"hw:mem_page_size": "2MB"})).send().await.expect(200);
+}
+
+#[tokio::test]
 async fn list_filters_sorting_and_paging() {
     let cloud = Cloud::start().await;
     for (i, (ram, disk)) in [(512, 1), (1024, 10), (2048, 20), (4096, 40), (8192, 80)].iter().enumerate() {

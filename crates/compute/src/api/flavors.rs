@@ -483,6 +483,17 @@ fn parse_specs(map: &Map<String, Value>) -> ApiResult<BTreeMap<String, String>> 
     Ok(out)
 }
 
+/// From 2.86 the keys and values of namespaces nova knows are validated.
+fn validate_specs(specs: &BTreeMap<String, String>, version: Version) -> ApiResult<()> {
+    if !version.at_least(2, 86) {
+        return Ok(());
+    }
+    for (k, v) in specs {
+        crate::extra_specs::validate(k, v).map_err(ApiError::bad_request)?;
+    }
+    Ok(())
+}
+
 fn no_spec(id: &str, key: &str) -> ApiError {
     ApiError::not_found(format!("Flavor {id} has no extra specs with key {key}."))
 }
@@ -504,6 +515,7 @@ async fn specs_index(
 async fn specs_create(
     s: State,
     Authenticated(ctx): Authenticated,
+    version: Version,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
@@ -518,6 +530,7 @@ async fn specs_create(
         None => return Err(invalid_field("extra_specs", "'extra_specs' is a required property")),
     };
     no_more_fields(&rest)?;
+    validate_specs(&specs, version)?;
     let flavor = visible_flavor(&s, &ctx, &id).await?;
     s.store.set_flavor_extra_specs(flavor.id, &specs).await?;
     Ok(Json(body))
@@ -526,6 +539,7 @@ async fn specs_create(
 async fn spec_update(
     s: State,
     Authenticated(ctx): Authenticated,
+    version: Version,
     Path((id, key)): Path<(String, String)>,
     JsonBody(body): JsonBody<Value>,
 ) -> ApiResult<Json<Value>> {
@@ -540,6 +554,7 @@ async fn spec_update(
     if !specs.contains_key(&key) {
         return Err(ApiError::bad_request("Request body and URI mismatch"));
     }
+    validate_specs(&specs, version)?;
     let flavor = visible_flavor(&s, &ctx, &id).await?;
     s.store.set_flavor_extra_specs(flavor.id, &specs).await?;
     Ok(Json(body))
