@@ -360,6 +360,34 @@ def test_unlimited_quota_lets_a_project_past_the_defaults(nova):
     wait_for("servers gone", lambda: not list(conn.compute.servers()))
 
 
+def test_quota_class_default_changes_every_projects_defaults(nova):
+    """`openstack quota set --class default` sets the defaults projects without their own
+    limits get, and the checks use them."""
+    env, _, pname = make_person(nova)
+    def instances(*args):
+        shown = nova.osc("quota", "show", *args, "-f", "json")
+        return shown["instances"] if "instances" in shown else {r["Resource"]: r["Limit"] for r in shown}["instances"]
+
+    assert instances("--default", pname) == 10
+    try:
+        nova.osc("quota", "set", "--class", "--instances", "2", "default")
+        assert instances("--default", pname) == 2
+        assert instances(pname) == 2
+        first = nova.osc("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic", "none",
+                         "--min", "2", "--max", "2", "pair", "-f", "json", env=env)
+        err = nova.osc_fails("server", "create", "--flavor", "m1.tiny", "--image", "cirros", "--nic", "none",
+                             "third", env=env)
+        assert "403" in err and "Quota exceeded for instances" in err, err
+        conn = sdk(env)
+        for s in list(conn.compute.servers()):
+            conn.compute.delete_server(s.id)
+        wait_for("servers gone", lambda: not list(conn.compute.servers()))
+        assert first
+    finally:
+        nova.osc("quota", "set", "--class", "--instances", "10", "default")
+    assert instances(pname) == 10
+
+
 def test_quota_cores_enforced_with_a_clear_403(nova):
     env, pid, pname = make_person(nova)
     nova.osc("quota", "set", "--cores", "30", pname)

@@ -49,7 +49,7 @@ pub const NETWORK_RESOURCES: &[&str] =
 pub const FILE_RESOURCES: &[&str] =
     &["injected_files", "injected_file_content_bytes", "injected_file_path_bytes"];
 
-/// The default limit of a resource.
+/// The default limit of a resource, from the config (a `default` quota class overrides it).
 pub fn default_limit(config: &ComputeConfig, resource: &str) -> i64 {
     match resource {
         "instances" => config.quota_instances,
@@ -72,6 +72,19 @@ pub fn defaults(config: &ComputeConfig) -> BTreeMap<&'static str, i64> {
     RESOURCES.iter().map(|r| (*r, default_limit(config, r))).collect()
 }
 
+/// The quota class whose limits are every project's defaults (nova uses no other).
+pub const DEFAULT_CLASS: &str = "default";
+
+/// Every resource's default: the `default` quota class where it was set
+/// (`openstack quota set --class default …`), else the config's.
+pub async fn class_defaults(store: &Store, config: &ComputeConfig) -> ApiResult<BTreeMap<&'static str, i64>> {
+    let set = store.quota_class_limits(DEFAULT_CLASS).await?;
+    Ok(RESOURCES
+        .iter()
+        .map(|r| (*r, set.get(*r).copied().unwrap_or_else(|| default_limit(config, r))))
+        .collect())
+}
+
 /// A project's limits: the defaults, with what was set for the project.
 pub async fn project_limits(
     store: &Store,
@@ -79,10 +92,13 @@ pub async fn project_limits(
     project_id: &str,
 ) -> ApiResult<BTreeMap<&'static str, i64>> {
     let set = store.quota_limits(project_id).await?;
-    Ok(RESOURCES
-        .iter()
-        .map(|r| (*r, set.get(*r).copied().unwrap_or_else(|| default_limit(config, r))))
-        .collect())
+    let mut limits = class_defaults(store, config).await?;
+    for (r, limit) in limits.iter_mut() {
+        if let Some(v) = set.get(*r) {
+            *limit = *v;
+        }
+    }
+    Ok(limits)
 }
 
 /// What a project uses, per resource. As in nova, the per-user resources (`key_pairs`,

@@ -324,3 +324,78 @@ async fn server_groups() {
     cloud.delete(&format!("/os-server-groups/{id}")).token(MEMBER_P).send().await.expect_error(404);
     create(MEMBER_P, "2.64", json!({"name": "g4", "policy": "affinity"})).await.expect(200);
 }
+
+#[tokio::test]
+async fn quota_class_default_sets_every_projects_defaults() {
+    let cloud = Cloud::start().await;
+    let class = "/os-quota-class-sets/default";
+    let shown = cloud.get(class).token(ADMIN).send().await.expect(200).body;
+    // 2.1: nova-network's resources, no server group ones; the config's defaults.
+    assert_eq!(shown["quota_class_set"]["id"], "default");
+    assert_eq!(shown["quota_class_set"]["instances"], 10);
+    assert_eq!(shown["quota_class_set"]["floating_ips"], -1);
+    assert!(shown["quota_class_set"].get("server_groups").is_none());
+    let v257 = cloud.get(class).token(ADMIN).version("2.57").send().await.expect(200).body;
+    assert_eq!(v257["quota_class_set"]["server_groups"], 10);
+    assert!(v257["quota_class_set"].get("floating_ips").is_none());
+    assert!(v257["quota_class_set"].get("injected_files").is_none());
+
+    // Only admins; bad bodies change nothing.
+    cloud.get(class).token(MEMBER_P).send().await.expect_error(403);
+    let set = |body: Value| cloud.put(class).token(ADMIN).version("2.57").json(body);
+    cloud
+        .put(class)
+        .token(MEMBER_P)
+        .json(json!({"quota_class_set": {"instances": 1}}))
+        .send()
+        .await
+        .expect_error(403);
+    set(json!({"quota_class_set": {"instances": -2}})).send().await.expect_error(400);
+    set(json!({"quota_class_set": {"floating_ips": 5}})).send().await.expect_error(400);
+    set(json!({"quota_class_set": {"nonsense": 5}})).send().await.expect_error(400);
+    set(json!({"quota_set": {"instances": 5}})).send().await.expect_error(400);
+
+    let r = set(json!({"quota_class_set": {"instances": 3, "cores": "40"}})).send().await.expect(200).body;
+    assert_eq!(r["quota_class_set"]["instances"], 3);
+    assert_eq!(r["quota_class_set"]["cores"], 40);
+    assert!(r["quota_class_set"].get("id").is_none(), "nova's update answer has no id");
+
+    // Every project's defaults follow; a project's own limit still wins.
+    let d = cloud.get(&format!("/os-quota-sets/{P}/defaults")).token(MEMBER_P).send().await.expect(200).body;
+    assert_eq!(
+        (d["quota_set"]["instances"].clone(), d["quota_set"]["ram"].clone()),
+        (json!(3), json!(51200))
+    );
+    let q = cloud.get(&format!("/os-quota-sets/{Q}")).token(MEMBER_Q).send().await.expect(200).body;
+    assert_eq!(q["quota_set"]["instances"], 3);
+    cloud
+        .put(&format!("/os-quota-sets/{P}"))
+        .token(ADMIN)
+        .json(json!({"quota_set": {"instances": 8}}))
+        .send()
+        .await
+        .expect(200);
+    let p = cloud.get(&format!("/os-quota-sets/{P}")).token(MEMBER_P).send().await.expect(200).body;
+    assert_eq!(p["quota_set"]["instances"], 8);
+    // The checks use them: three servers' worth of instances for project Q.
+    let s = &cloud.service;
+    stratus_compute::quota::check_servers(s, Q, 3, 3, 3).await.unwrap();
+    let e = stratus_compute::quota::check_servers(s, Q, 4, 4, 4).await.unwrap_err();
+    assert!(e.message.contains("Quota exceeded for instances"), "{}", e.message);
+
+    // Another class is kept and shown, but is nobody's default.
+    cloud
+        .put("/os-quota-class-sets/gold")
+        .token(ADMIN)
+        .json(json!({"quota_class_set": {"instances": 99}}))
+        .send()
+        .await
+        .expect(200);
+    let gold = cloud.get("/os-quota-class-sets/gold").token(ADMIN).send().await.expect(200).body;
+    assert_eq!(
+        (gold["quota_class_set"]["instances"].clone(), gold["quota_class_set"]["cores"].clone()),
+        (json!(99), json!(20))
+    );
+    let d = cloud.get(&format!("/os-quota-sets/{Q}/defaults")).token(MEMBER_Q).send().await.expect(200).body;
+    assert_eq!(d["quota_set"]["instances"], 3);
+}

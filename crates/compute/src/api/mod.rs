@@ -10,6 +10,7 @@ mod instance_actions;
 mod keypairs;
 mod limits;
 mod migrations;
+mod quota_classes;
 mod quotas;
 mod server_actions;
 mod server_groups;
@@ -50,6 +51,7 @@ pub fn router(service: Arc<ComputeService>, resolver: SharedResolver) -> Router 
         .merge(availability_zones::routes())
         .merge(aggregates::routes())
         .merge(quotas::routes())
+        .merge(quota_classes::routes())
         .merge(limits::routes())
         .merge(migrations::routes())
         .merge(server_groups::routes())

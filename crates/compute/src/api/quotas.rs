@@ -38,7 +38,10 @@ fn shown(version: Version) -> impl Iterator<Item = &'static str> {
     })
 }
 
-fn quota_set(project_id: Option<&str>, values: impl Iterator<Item = (&'static str, Value)>) -> Value {
+pub(super) fn quota_set(
+    project_id: Option<&str>,
+    values: impl Iterator<Item = (&'static str, Value)>,
+) -> Value {
     let mut set = Map::new();
     if let Some(p) = project_id {
         set.insert("id".into(), json!(p));
@@ -89,18 +92,31 @@ async fn defaults(
     Path(id): Path<String>,
 ) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "os_compute_api:os-quota-sets:defaults", &target(&id))?;
-    let d = quota::defaults(&s.config.compute);
+    let d = quota::class_defaults(&s.store, &s.config.compute).await?;
     Ok(Json(quota_set(Some(&id), shown(version).map(|r| (r, json!(d[r]))))))
 }
 
 /// The limits a `PUT` body sets, checked as nova's schema for the microversion: integers
 /// (or strings of one) from -1 to 2^31-1, only resources the version shows, and `force`.
 fn parse_update(body: Value, version: Version) -> ApiResult<(BTreeMap<&'static str, i64>, bool)> {
+    parse_limits(body, "quota_set", &shown(version).collect::<Vec<_>>(), version)
+}
+
+/// The limits of a `{"<wrapper>": {resource: limit, …}}` body, each resource one of `settable`.
+pub(super) fn parse_limits(
+    body: Value,
+    wrapper: &str,
+    settable: &[&'static str],
+    version: Version,
+) -> ApiResult<(BTreeMap<&'static str, i64>, bool)> {
     let Value::Object(mut outer) = body else {
         return Err(ApiError::bad_request("The request body must be a JSON object."));
     };
-    let Some(Value::Object(set)) = outer.remove("quota_set") else {
-        return Err(invalid_field("quota_set", "'quota_set' is a required property and must be an object"));
+    let Some(Value::Object(set)) = outer.remove(wrapper) else {
+        return Err(invalid_field(
+            wrapper,
+            &format!("'{wrapper}' is a required property and must be an object"),
+        ));
     };
     if let Some(k) = outer.keys().next() {
         return Err(invalid_field(
@@ -108,11 +124,10 @@ fn parse_update(body: Value, version: Version) -> ApiResult<(BTreeMap<&'static s
             &format!("Additional properties are not allowed ('{k}' was unexpected)"),
         ));
     }
-    let settable: Vec<&'static str> = shown(version).collect();
     let mut limits = BTreeMap::new();
     let mut force = false;
     for (k, v) in set {
-        if k == "force" {
+        if k == "force" && wrapper == "quota_set" {
             force = parse_bool(&v, "force")?;
             continue;
         }
@@ -121,7 +136,7 @@ fn parse_update(body: Value, version: Version) -> ApiResult<(BTreeMap<&'static s
         }
         let Some(resource) = settable.iter().copied().find(|r| *r == k) else {
             return Err(invalid_field(
-                "quota_set",
+                wrapper,
                 &format!("Additional properties are not allowed ('{k}' was unexpected)"),
             ));
         };

@@ -251,4 +251,16 @@ CREATE TABLE instance_system_metadata (
 CREATE INDEX instances_usage ON instances (project_id, deleted, vcpus, memory_mb);
 "#,
     },
+    Migration {
+        version: 4,
+        name: "quota classes",
+        sql: r#"
+CREATE TABLE quota_classes (
+    class_name VARCHAR(255) NOT NULL,
+    resource VARCHAR(255) NOT NULL,
+    hard_limit BIGINT NOT NULL,
+    PRIMARY KEY (class_name, resource)
+);
+"#,
+    },
 ];
