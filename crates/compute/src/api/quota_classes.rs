@@ -32,7 +32,7 @@ fn shown(version: Version) -> Vec<&'static str> {
         .copied()
         .filter(|r| {
             if version.at_least(2, 50) {
-                !before_2_50.contains(r) && !(version.at_least(2, 57) && FILE_RESOURCES.contains(r))
+                !(before_2_50.contains(r) || version.at_least(2, 57) && FILE_RESOURCES.contains(r))
             } else {
                 !r.starts_with("server_group")
             }
