@@ -104,14 +104,14 @@ pub fn validate(key: &str, value: &str) -> Result<(), String> {
         None => ("", key),
     };
     // trait:NAME and traitN:NAME (granular request groups).
-    if namespace.strip_prefix("trait").is_some_and(group_suffix) && !namespace.is_empty() {
+    if namespace.strip_prefix("trait").is_some_and(group_suffix) {
         if !is_upper_name(name) {
             return Err(format!("Validation failed; extra spec '{key}': '{name}' is not a trait name."));
         }
         return one_of(key, value, &["required", "forbidden"]);
     }
     // resources:CLASS and resourcesN:CLASS.
-    if namespace.strip_prefix("resources").is_some_and(group_suffix) && !namespace.is_empty() {
+    if namespace.strip_prefix("resources").is_some_and(group_suffix) {
         if !is_upper_name(name) {
             return Err(format!("Validation failed; extra spec '{key}': '{name}' is not a resource class."));
         }

@@ -78,7 +78,16 @@ pub const DEFAULT_CLASS: &str = "default";
 /// Every resource's default: the `default` quota class where it was set
 /// (`openstack quota set --class default …`), else the config's.
 pub async fn class_defaults(store: &Store, config: &ComputeConfig) -> ApiResult<BTreeMap<&'static str, i64>> {
-    let set = store.quota_class_limits(DEFAULT_CLASS).await?;
+    class_limits(store, config, DEFAULT_CLASS).await
+}
+
+/// A quota class's limits: those set for it, else the config's defaults.
+pub async fn class_limits(
+    store: &Store,
+    config: &ComputeConfig,
+    class: &str,
+) -> ApiResult<BTreeMap<&'static str, i64>> {
+    let set = store.quota_class_limits(class).await?;
     Ok(RESOURCES
         .iter()
         .map(|r| (*r, set.get(*r).copied().unwrap_or_else(|| default_limit(config, r))))

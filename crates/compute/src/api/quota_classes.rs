@@ -14,9 +14,9 @@ use stratus_core::error::ApiResult;
 use stratus_core::http::microversion::Version;
 use stratus_core::http::Json as JsonBody;
 
-use super::quotas::parse_limits;
+use super::quotas::{parse_limits, wrapped};
 use super::State;
-use crate::quota::{self, default_limit, FILE_RESOURCES, RESOURCES};
+use crate::quota::{self, FILE_RESOURCES, RESOURCES};
 use crate::ComputeService;
 
 pub fn routes() -> Router<Arc<ComputeService>> {
@@ -40,28 +40,9 @@ fn shown(version: Version) -> Vec<&'static str> {
         .collect()
 }
 
-/// The class's limits: those set for it, else the defaults (for `default`, that is the
-/// defaults every project gets).
-async fn class_limits(s: &ComputeService, class: &str) -> ApiResult<BTreeMap<&'static str, i64>> {
-    if class == quota::DEFAULT_CLASS {
-        return quota::class_defaults(&s.store, &s.config.compute).await;
-    }
-    let set = s.store.quota_class_limits(class).await?;
-    Ok(RESOURCES
-        .iter()
-        .map(|r| (*r, set.get(*r).copied().unwrap_or_else(|| default_limit(&s.config.compute, r))))
-        .collect())
-}
-
 fn render(class: &str, limits: &BTreeMap<&'static str, i64>, version: Version, with_id: bool) -> Value {
-    let mut set = serde_json::Map::new();
-    if with_id {
-        set.insert("id".into(), json!(class));
-    }
-    for r in shown(version) {
-        set.insert(r.into(), json!(limits[r]));
-    }
-    json!({ "quota_class_set": set })
+    let values = shown(version).into_iter().map(|r| (r, json!(limits[r])));
+    wrapped("quota_class_set", with_id.then_some(class), values)
 }
 
 async fn show(
@@ -71,7 +52,7 @@ async fn show(
     Path(class): Path<String>,
 ) -> ApiResult<Json<Value>> {
     s.authorize(&ctx, "os_compute_api:os-quota-class-sets:show", &json!({"quota_class": class}))?;
-    let limits = class_limits(&s, &class).await?;
+    let limits = quota::class_limits(&s.store, &s.config.compute, &class).await?;
     Ok(Json(render(&class, &limits, version, true)))
 }
 
@@ -86,7 +67,7 @@ async fn update(
     let (limits, _) = parse_limits(body, "quota_class_set", &shown(version), version)?;
     let limits: BTreeMap<String, i64> = limits.iter().map(|(k, v)| (k.to_string(), *v)).collect();
     s.store.set_quota_class_limits(&class, &limits).await?;
-    let now = class_limits(&s, &class).await?;
+    let now = quota::class_limits(&s.store, &s.config.compute, &class).await?;
     // As nova: the update's answer has no `id`.
     Ok(Json(render(&class, &now, version, false)))
 }

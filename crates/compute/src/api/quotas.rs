@@ -38,18 +38,24 @@ fn shown(version: Version) -> impl Iterator<Item = &'static str> {
     })
 }
 
-pub(super) fn quota_set(
-    project_id: Option<&str>,
+fn quota_set(project_id: Option<&str>, values: impl Iterator<Item = (&'static str, Value)>) -> Value {
+    wrapped("quota_set", project_id, values)
+}
+
+/// `{"<wrapper>": {"id": …, resource: value, …}}` (no `id` when `id` is None).
+pub(super) fn wrapped(
+    wrapper: &str,
+    id: Option<&str>,
     values: impl Iterator<Item = (&'static str, Value)>,
 ) -> Value {
     let mut set = Map::new();
-    if let Some(p) = project_id {
-        set.insert("id".into(), json!(p));
+    if let Some(id) = id {
+        set.insert("id".into(), json!(id));
     }
     for (k, v) in values {
         set.insert(k.into(), v);
     }
-    json!({ "quota_set": set })
+    json!({ wrapper: set })
 }
 
 fn target(project_id: &str) -> Value {

@@ -1,4 +1,5 @@
-//! Quota limits set for a project (rows only for what differs from the defaults).
+//! Quota limits set for a project or a quota class (rows only for what differs from the
+//! defaults).
 
 use std::collections::BTreeMap;
 
@@ -7,66 +8,72 @@ use stratus_core::error::ApiResult;
 
 use super::Store;
 
+/// Whose limits: a project's (`quotas`) or a quota class's (`quota_classes`).
+#[derive(Clone, Copy)]
+enum LimitsOf {
+    Project,
+    Class,
+}
+
+impl LimitsOf {
+    /// The table and the column naming the owner.
+    fn table(self) -> (&'static str, &'static str) {
+        match self {
+            LimitsOf::Project => ("quotas", "project_id"),
+            LimitsOf::Class => ("quota_classes", "class_name"),
+        }
+    }
+}
+
 impl Store {
     /// The limits set for a project: resource → hard limit.
     pub async fn quota_limits(&self, project_id: &str) -> ApiResult<BTreeMap<String, i64>> {
-        let rows = sqlx::query("SELECT resource, hard_limit FROM quotas WHERE project_id = ?")
-            .bind(project_id)
+        self.limits_of(LimitsOf::Project, project_id).await
+    }
+
+    /// Sets some of a project's limits, all or none.
+    pub async fn set_quota_limits(&self, project_id: &str, limits: &BTreeMap<String, i64>) -> ApiResult<()> {
+        self.set_limits_of(LimitsOf::Project, project_id, limits).await
+    }
+
+    /// The limits set for a quota class.
+    pub async fn quota_class_limits(&self, class: &str) -> ApiResult<BTreeMap<String, i64>> {
+        self.limits_of(LimitsOf::Class, class).await
+    }
+
+    /// Sets some of a quota class's limits, all or none.
+    pub async fn set_quota_class_limits(&self, class: &str, limits: &BTreeMap<String, i64>) -> ApiResult<()> {
+        self.set_limits_of(LimitsOf::Class, class, limits).await
+    }
+
+    async fn limits_of(&self, of: LimitsOf, owner: &str) -> ApiResult<BTreeMap<String, i64>> {
+        let (table, key) = of.table();
+        let rows = sqlx::query(&format!("SELECT resource, hard_limit FROM {table} WHERE {key} = ?"))
+            .bind(owner)
             .fetch_all(self.db().pool())
             .await?;
         Ok(rows.iter().map(|r| (text(r, "resource").unwrap_or_default(), int(r, "hard_limit"))).collect())
     }
 
-    /// Sets some of a project's limits, all or none.
-    pub async fn set_quota_limits(&self, project_id: &str, limits: &BTreeMap<String, i64>) -> ApiResult<()> {
+    async fn set_limits_of(
+        &self,
+        of: LimitsOf,
+        owner: &str,
+        limits: &BTreeMap<String, i64>,
+    ) -> ApiResult<()> {
+        let (table, key) = of.table();
+        let delete = format!("DELETE FROM {table} WHERE {key} = ? AND resource = ?");
+        let insert = format!("INSERT INTO {table} ({key}, resource, hard_limit) VALUES (?, ?, ?)");
         let mut tx = self.db().pool().begin().await?;
         for (resource, limit) in limits {
-            sqlx::query("DELETE FROM quotas WHERE project_id = ? AND resource = ?")
-                .bind(project_id)
-                .bind(resource)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO quotas (project_id, resource, hard_limit) VALUES (?, ?, ?)")
-                .bind(project_id)
-                .bind(resource)
-                .bind(limit)
-                .execute(&mut *tx)
-                .await?;
+            sqlx::query(&delete).bind(owner).bind(resource).execute(&mut *tx).await?;
+            sqlx::query(&insert).bind(owner).bind(resource).bind(limit).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
     }
 
     /// Forgets every limit set for a project: it has the defaults again.
-    /// The limits set for a quota class.
-    pub async fn quota_class_limits(&self, class: &str) -> ApiResult<BTreeMap<String, i64>> {
-        let rows = sqlx::query("SELECT resource, hard_limit FROM quota_classes WHERE class_name = ?")
-            .bind(class)
-            .fetch_all(self.db().pool())
-            .await?;
-        Ok(rows.iter().map(|r| (text(r, "resource").unwrap_or_default(), int(r, "hard_limit"))).collect())
-    }
-
-    /// Sets some of a quota class's limits, all or none.
-    pub async fn set_quota_class_limits(&self, class: &str, limits: &BTreeMap<String, i64>) -> ApiResult<()> {
-        let mut tx = self.db().pool().begin().await?;
-        for (resource, limit) in limits {
-            sqlx::query("DELETE FROM quota_classes WHERE class_name = ? AND resource = ?")
-                .bind(class)
-                .bind(resource)
-                .execute(&mut *tx)
-                .await?;
-            sqlx::query("INSERT INTO quota_classes (class_name, resource, hard_limit) VALUES (?, ?, ?)")
-                .bind(class)
-                .bind(resource)
-                .bind(limit)
-                .execute(&mut *tx)
-                .await?;
-        }
-        tx.commit().await?;
-        Ok(())
-    }
-
     pub async fn delete_quota_limits(&self, project_id: &str) -> ApiResult<()> {
         sqlx::query("DELETE FROM quotas WHERE project_id = ?")
             .bind(project_id)
