@@ -7,11 +7,12 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 
 use common::*;
+use serde_json::json;
 use stratus_core::auth::BoxFuture;
 use stratus_core::service_auth::{StaticToken, TokenSource};
 use stratus_placement::client::{
-    CandidateQuery, ClientError, ConsumerAllocations, Inventory, PlacementClient, CONSUMER_TYPE,
-    MIGRATION_CONSUMER_TYPE,
+    CandidateQuery, CandidateView, ClientError, ConsumerAllocations, Inventory, PlacementClient,
+    CONSUMER_TYPE, MIGRATION_CONSUMER_TYPE,
 };
 
 fn inv(total: u64, ratio: f64) -> Inventory {
@@ -215,4 +216,72 @@ async fn in_process_path_matches_rest() {
     local.delete_allocations(&vm).await.unwrap();
     assert_eq!(rest.allocations(&vm).await.unwrap(), (BTreeMap::new(), None));
     assert_eq!(rest.provider_usages(&hosts[1]).await.unwrap().get("VCPU").copied().unwrap_or(0), 0);
+}
+
+/// What a scheduler reads through the view: per request its providers, their free amounts and
+/// the allocations.
+type Read = Vec<(Vec<(String, Option<i64>, Option<i64>)>, BTreeMap<String, BTreeMap<String, u64>>)>;
+
+fn read(view: &dyn CandidateView) -> Read {
+    (0..view.len())
+        .map(|i| {
+            // (The order of a request's providers is not part of the answer.)
+            let mut providers: Vec<_> = (0..view.providers(i))
+                .map(|k| {
+                    (view.provider(i, k).to_string(), view.free(i, k, "VCPU"), view.free(i, k, "DISK_GB"))
+                })
+                .collect();
+            providers.sort();
+            (providers, view.allocations(i))
+        })
+        .collect()
+}
+
+/// The scheduler's in-place reading of the candidates (in process) gives what it reads from
+/// the parsed REST answer: the same providers of each request, the same free amounts, the same
+/// allocations — for single hosts and for a request spread over a tree.
+#[tokio::test]
+async fn candidates_read_in_place_match_rest() {
+    let c = Cloud::start().await;
+    let auth = Arc::new(StaticToken(SERVICE.into()));
+    let rest = PlacementClient::new(c.url(), auth.clone());
+    let local = PlacementClient::new("http://127.0.0.1:9".into(), auth).in_process(c.service.clone());
+    let host = c.provider("host").await;
+    c.inventory(&host, json!({"VCPU": {"total": 8}, "DISK_GB": {"total": 50}})).await.expect(200);
+    // A tree: disk on the node, vCPUs on its NUMA child.
+    let cn = c.provider("cn").await;
+    c.inventory(&cn, json!({"DISK_GB": {"total": 100}})).await.expect(200);
+    let numa = c.child("cn-numa0", &cn).await;
+    c.inventory(&numa, json!({"VCPU": {"total": 4}})).await.expect(200);
+    let vm = new_uuid();
+    rest.claim(&vm, &allocs(&host, &[("VCPU", 3), ("DISK_GB", 5)]), "p", "u", None).await.unwrap();
+
+    let q = CandidateQuery {
+        resources: BTreeMap::from([("VCPU".into(), 1), ("DISK_GB".into(), 10)]),
+        ..Default::default()
+    };
+    let via_rest = rest.with_allocation_candidates(&q, read).await.unwrap();
+    let in_place = local.with_allocation_candidates(&q, read).await.unwrap();
+    let sorted = |mut r: Read| {
+        r.sort_by(|a, b| a.1.cmp(&b.1));
+        r
+    };
+    assert_eq!(sorted(in_place.clone()), sorted(via_rest));
+    assert_eq!(in_place.len(), 2);
+    let flat = in_place.iter().find(|(p, _)| p.len() == 1).expect("the single host");
+    assert_eq!(flat.0[0], (host.clone(), Some(8 - 3), Some(50 - 5)), "free = capacity - used");
+    let tree = in_place.iter().find(|(p, _)| p.len() == 2).expect("the tree");
+    let mut expected = vec![(cn.clone(), None, Some(100)), (numa.clone(), Some(4), None)];
+    expected.sort();
+    assert_eq!(tree.0, expected);
+    assert_eq!(tree.1[&numa]["VCPU"], 1);
+    assert_eq!(tree.1[&cn]["DISK_GB"], 10);
+    // Errors are the REST path's.
+    let bad = CandidateQuery { required: vec!["CUSTOM_NOPE".into()], ..q };
+    let (a, b) = (
+        rest.with_allocation_candidates(&bad, read).await,
+        local.with_allocation_candidates(&bad, read).await,
+    );
+    assert!(matches!(&b, Err(ClientError::Api { status: 400, .. })), "{b:?}");
+    assert_eq!(a, b);
 }

@@ -14,7 +14,7 @@ use std::time::{Duration, Instant};
 use rand::Rng;
 use stratus_core::config::SchedulerConfig;
 use stratus_core::error::ApiResult;
-use stratus_placement::client::{Allocations, CandidateQuery, Capacity, PlacementClient};
+use stratus_placement::client::{Allocations, CandidateQuery, CandidateView, PlacementClient};
 
 use crate::model::Flavor;
 use crate::store::Store;
@@ -65,12 +65,32 @@ pub struct HostFacts {
 
 /// One host as the filters and weighers see it during one decision: its facts (borrowed from
 /// the cache, so a decision over a thousand candidates copies none), whether its service is
-/// up, and its resources as placement reported them.
+/// up, and its free resources as placement reported them.
 #[derive(Debug, Clone, Copy)]
 pub struct HostState<'a> {
     pub facts: &'a HostFacts,
     pub up: bool,
-    pub resources: Option<&'a BTreeMap<String, Capacity>>,
+    pub free: Free,
+}
+
+/// Free amounts (capacity - used) of the resource classes the filters and weighers read, from
+/// placement's provider summary; None for a class the host has no inventory of.
+#[derive(Debug, Clone, Copy, Default)]
+pub struct Free {
+    pub vcpu: Option<i64>,
+    pub memory_mb: Option<i64>,
+    pub disk_gb: Option<i64>,
+}
+
+impl Free {
+    /// Of provider `k` of candidate `i`.
+    fn of(view: &dyn CandidateView, i: usize, k: usize) -> Free {
+        Free {
+            vcpu: view.free(i, k, "VCPU"),
+            memory_mb: view.free(i, k, "MEMORY_MB"),
+            disk_gb: view.free(i, k, "DISK_GB"),
+        }
+    }
 }
 
 impl std::ops::Deref for HostState<'_> {
@@ -83,7 +103,12 @@ impl std::ops::Deref for HostState<'_> {
 impl HostState<'_> {
     /// Free capacity of a resource class (capacity - used), from placement.
     pub fn free(&self, rc: &str) -> Option<i64> {
-        self.resources?.get(rc).map(|c| c.capacity as i64 - c.used as i64)
+        match rc {
+            "VCPU" => self.free.vcpu,
+            "MEMORY_MB" => self.free.memory_mb,
+            "DISK_GB" => self.free.disk_gb,
+            _ => None,
+        }
     }
 
     /// A capability the ComputeCapabilitiesFilter can match.
@@ -140,6 +165,17 @@ const HOST_CACHE_TTL: Duration = Duration::from_secs(5);
 
 /// The host facts of one load (by resource provider), shared by the decisions that use it.
 type HostCache = Arc<HashMap<String, HostInfo>>;
+
+/// What the filters and weighers made of one candidates answer.
+enum Outcome {
+    Chosen(Vec<Selection>),
+    /// Nothing passed: the counts `explain` needs.
+    Rejected {
+        candidates: usize,
+        unknown: usize,
+        removed: Vec<(&'static str, usize, String)>,
+    },
+}
 
 /// One decision: the hosts chosen (best first) and where the time went.
 pub struct Decision {
@@ -264,54 +300,67 @@ impl Scheduler {
                 }
             }
         }
-        let candidates = self
+        let (placement_time, outcome) = self
             .placement
-            .allocation_candidates(&query)
+            .with_allocation_candidates(&query, |view| (started.elapsed(), self.decide(spec, &hosts, view)))
             .await
             .map_err(|e| SchedulingError::Internal(format!("asking placement for candidates: {e}")))?;
-        let placement_time = started.elapsed();
+        match outcome {
+            Outcome::Chosen(selections) => {
+                Ok(Decision { selections, placement_time, filter_time: started.elapsed() - placement_time })
+            }
+            Outcome::Rejected { candidates, unknown, removed } => {
+                let message = self
+                    .explain(spec, &hosts, candidates, unknown, &removed)
+                    .await
+                    .unwrap_or_else(|e| format!("No valid host was found. ({e})"));
+                Err(SchedulingError::NoValidHost(message))
+            }
+        }
+    }
 
-        let mut removed: Vec<(&'static str, usize, String)> = Vec::new();
-        let mut passing: Vec<(HostState<'_>, &Allocations)> = Vec::new();
+    /// Filters and weighs placement's candidates where they lie; copies out only the chosen
+    /// hosts' allocations.
+    fn decide(
+        &self,
+        spec: &RequestSpec,
+        hosts: &HashMap<String, HostInfo>,
+        view: &dyn CandidateView,
+    ) -> Outcome {
+        let mut passing: Vec<(HostState<'_>, usize)> = Vec::new();
         let mut unknown = 0usize;
         let mut per_filter: Vec<(usize, Option<String>)> = vec![(0, None); self.filters.len()];
-        for req in &candidates.allocation_requests {
-            // Single-provider requests: the compute node is the provider.
-            let Some(rp) = req.allocations.keys().next() else { continue };
-            let Some(info) = hosts.get(rp) else {
+        for i in 0..view.len() {
+            // The compute node is the request's provider the compute database knows (others
+            // would be sharing providers).
+            let Some((k, info)) =
+                (0..view.providers(i)).find_map(|k| Some((k, hosts.get(view.provider(i, k))?)))
+            else {
                 unknown += 1;
                 continue;
             };
-            let state = HostState {
-                facts: &info.state,
-                up: info.up,
-                resources: candidates.provider_summaries.get(rp).map(|s| &s.resources),
-            };
+            let state = HostState { facts: &info.state, up: info.up, free: Free::of(view, i, k) };
             let mut ok = true;
-            for (i, f) in self.filters.iter().enumerate() {
-                if let Err(reason) = f.check(&state, spec) {
-                    per_filter[i].0 += 1;
-                    per_filter[i].1.get_or_insert(reason);
+            for (f, (n, reason)) in self.filters.iter().zip(per_filter.iter_mut()) {
+                if let Err(why) = f.check(&state, spec) {
+                    *n += 1;
+                    reason.get_or_insert(why);
                     ok = false;
                     break;
                 }
             }
             if ok {
-                passing.push((state, &req.allocations));
+                passing.push((state, i));
             }
         }
-        for (i, (n, reason)) in per_filter.into_iter().enumerate() {
-            if n > 0 {
-                removed.push((self.filters[i].name(), n, reason.unwrap_or_default()));
-            }
-        }
-
         if passing.is_empty() {
-            let message = self
-                .explain(spec, &hosts, candidates.allocation_requests.len(), unknown, &removed)
-                .await
-                .unwrap_or_else(|e| format!("No valid host was found. ({e})"));
-            return Err(SchedulingError::NoValidHost(message));
+            let removed = per_filter
+                .into_iter()
+                .zip(&self.filters)
+                .filter(|((n, _), _)| *n > 0)
+                .map(|((n, reason), f)| (f.name(), n, reason.unwrap_or_default()))
+                .collect();
+            return Outcome::Rejected { candidates: view.len(), unknown, removed };
         }
 
         let weights = weighers::weigh(&self.config, &passing.iter().map(|(h, _)| h).collect::<Vec<_>>());
@@ -328,18 +377,18 @@ impl Scheduler {
         let selections = order
             .into_iter()
             .take(self.max_attempts())
-            .map(|i| {
-                let (h, a) = &passing[i];
+            .map(|p| {
+                let (h, i) = &passing[p];
                 Selection {
                     host: h.host.clone(),
                     node: h.node.clone(),
                     rp_uuid: h.rp_uuid.clone(),
                     zone: h.zone.clone(),
-                    allocations: (*a).clone(),
+                    allocations: view.allocations(*i),
                 }
             })
             .collect();
-        Ok(Decision { selections, placement_time, filter_time: started.elapsed() - placement_time })
+        Outcome::Chosen(selections)
     }
 
     /// Why nothing is left, stage by stage.

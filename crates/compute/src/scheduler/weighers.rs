@@ -38,9 +38,8 @@ fn normalize(values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::HostFacts;
+    use crate::scheduler::{Free, HostFacts};
     use std::collections::BTreeMap;
-    use stratus_placement::client::Capacity;
 
     fn facts(name: &str) -> HostFacts {
         HostFacts {
@@ -60,15 +59,15 @@ mod tests {
         }
     }
 
-    fn ram(free: u64) -> BTreeMap<String, Capacity> {
-        BTreeMap::from([("MEMORY_MB".to_string(), Capacity { capacity: 8192, used: 8192 - free })])
+    fn ram(free: i64) -> Free {
+        Free { memory_mb: Some(free), ..Default::default() }
     }
 
     #[test]
     fn positive_spreads_negative_stacks() {
         let (fa, fb, ra, rb) = (facts("a"), facts("b"), ram(1000), ram(8000));
-        let a = HostState { facts: &fa, up: true, resources: Some(&ra) };
-        let b = HostState { facts: &fb, up: true, resources: Some(&rb) };
+        let a = HostState { facts: &fa, up: true, free: ra };
+        let b = HostState { facts: &fb, up: true, free: rb };
         let mut c =
             SchedulerConfig { cpu_weight_multiplier: 0.0, disk_weight_multiplier: 0.0, ..Default::default() };
         let w = weigh(&c, &[&a, &b]);

@@ -9,16 +9,18 @@
 //! the same service calls. Only the policy check is skipped: the caller is this process's own
 //! service, which would present the `nova` service user's token.
 
-use std::collections::BTreeMap;
-
 use serde_json::Value;
 use stratus_core::error::ApiError;
 use stratus_core::http::microversion::Version;
 
-use super::{AllocationRequest, Candidates, Capacity, ClientError, ProviderSummary};
+use super::{
+    AllocationRequest, Allocations, CandidateView, Candidates, Capacity, ClientError, ProviderSummary,
+};
 use crate::api::{allocation_candidates, allocations};
+use crate::candidates::Found;
 use crate::query::Params;
 use crate::service::PlacementService;
+use crate::snapshot::Snapshot;
 
 const VERSION: Version = Version::new(1, 39);
 
@@ -27,20 +29,9 @@ pub(super) async fn allocation_candidates(
     query: Vec<(String, String)>,
 ) -> Result<Candidates, ClientError> {
     allocation_candidates::search(svc, &Params(query), VERSION, |snap, found| {
-        let allocation_requests = found
-            .requests
-            .iter()
-            .map(|req| {
-                let mut allocations: BTreeMap<String, BTreeMap<String, u64>> = BTreeMap::new();
-                for &(rp, rc, amount) in &req.parts {
-                    allocations
-                        .entry(snap.node(rp).uuid.clone())
-                        .or_default()
-                        .insert(snap.rcs.name(rc).to_string(), amount as u64);
-                }
-                AllocationRequest { allocations }
-            })
-            .collect();
+        let view = InPlace { snap, found };
+        let allocation_requests =
+            (0..view.len()).map(|i| AllocationRequest { allocations: view.allocations(i) }).collect();
         // As rendered from 1.27: every inventory of the provider, and its traits.
         let provider_summaries = found
             .summaries
@@ -65,6 +56,68 @@ pub(super) async fn allocation_candidates(
     })
     .await
     .map_err(error)
+}
+
+/// The candidates as placement's search found them, read through [`CandidateView`].
+struct InPlace<'a> {
+    snap: &'a Snapshot,
+    found: &'a Found,
+}
+
+impl InPlace<'_> {
+    /// Provider `k` of request `i`: the parts are sorted by provider id, so the providers are
+    /// their runs.
+    fn provider_id(&self, i: usize, k: usize) -> u32 {
+        let parts = &self.found.requests[i].parts;
+        let mut seen = 0;
+        for (j, p) in parts.iter().enumerate() {
+            if j == 0 || parts[j - 1].0 != p.0 {
+                if seen == k {
+                    return p.0;
+                }
+                seen += 1;
+            }
+        }
+        panic!("k < providers(i)")
+    }
+}
+
+impl CandidateView for InPlace<'_> {
+    fn len(&self) -> usize {
+        self.found.requests.len()
+    }
+    fn providers(&self, i: usize) -> usize {
+        let parts = &self.found.requests[i].parts;
+        parts.iter().enumerate().filter(|(j, p)| *j == 0 || parts[j - 1].0 != p.0).count()
+    }
+    fn provider(&self, i: usize, k: usize) -> &str {
+        &self.snap.node(self.provider_id(i, k)).uuid
+    }
+    fn free(&self, i: usize, k: usize, rc: &str) -> Option<i64> {
+        let rc = self.snap.rcs.get(rc)?;
+        let node = self.snap.node(self.provider_id(i, k));
+        node.inventories.iter().find(|inv| inv.rc == rc).map(|inv| inv.capacity() - inv.used)
+    }
+    fn allocations(&self, i: usize) -> Allocations {
+        let mut allocations = Allocations::new();
+        for &(rp, rc, amount) in &self.found.requests[i].parts {
+            allocations
+                .entry(self.snap.node(rp).uuid.clone())
+                .or_default()
+                .insert(self.snap.rcs.name(rc).to_string(), amount as u64);
+        }
+        allocations
+    }
+}
+
+pub(super) async fn with_candidates<R>(
+    svc: &PlacementService,
+    query: Vec<(String, String)>,
+    f: impl FnOnce(&dyn CandidateView) -> R,
+) -> Result<R, ClientError> {
+    allocation_candidates::search(svc, &Params(query), VERSION, |snap, found| f(&InPlace { snap, found }))
+        .await
+        .map_err(error)
 }
 
 pub(super) async fn put_allocations(

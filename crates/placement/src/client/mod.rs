@@ -115,6 +115,46 @@ pub struct Candidates {
     pub provider_summaries: HashMap<String, ProviderSummary>,
 }
 
+/// One answer of `GET /allocation_candidates` as a scheduler reads it, without copying it:
+/// over placement's own snapshot when placement runs in the process, over the parsed answer
+/// otherwise. A decision over a thousand candidates reads each in place and copies only the
+/// allocations of the hosts it chooses.
+pub trait CandidateView {
+    /// How many allocation requests there are.
+    fn len(&self) -> usize;
+    fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+    /// How many providers request `i` takes resources from.
+    fn providers(&self, i: usize) -> usize;
+    /// The uuid of request `i`'s provider `k` (`k < providers(i)`).
+    fn provider(&self, i: usize, k: usize) -> &str;
+    /// Capacity minus usage of a resource class on request `i`'s provider `k`, from its
+    /// provider summary; None when it has no inventory of the class.
+    fn free(&self, i: usize, k: usize, rc: &str) -> Option<i64>;
+    /// Request `i`'s allocations.
+    fn allocations(&self, i: usize) -> Allocations;
+}
+
+impl CandidateView for Candidates {
+    fn len(&self) -> usize {
+        self.allocation_requests.len()
+    }
+    fn providers(&self, i: usize) -> usize {
+        self.allocation_requests[i].allocations.len()
+    }
+    fn provider(&self, i: usize, k: usize) -> &str {
+        self.allocation_requests[i].allocations.keys().nth(k).expect("k < providers(i)")
+    }
+    fn free(&self, i: usize, k: usize, rc: &str) -> Option<i64> {
+        let c = self.provider_summaries.get(self.provider(i, k))?.resources.get(rc)?;
+        Some(c.capacity as i64 - c.used as i64)
+    }
+    fn allocations(&self, i: usize) -> Allocations {
+        self.allocation_requests[i].allocations.clone()
+    }
+}
+
 /// One consumer of a [`PlacementClient::move_allocations`].
 #[derive(Debug, Clone, PartialEq)]
 pub struct ConsumerAllocations {
@@ -341,6 +381,19 @@ impl PlacementClient {
             }
         }
         Err(last.unwrap_or_else(|| ClientError::Conflict(format!("{what} kept changing"))))
+    }
+
+    /// Runs `f` over the allocation candidates for `q`, read in place (see [`CandidateView`]).
+    pub async fn with_allocation_candidates<R>(
+        &self,
+        q: &CandidateQuery,
+        f: impl FnOnce(&dyn CandidateView) -> R,
+    ) -> Result<R, ClientError> {
+        if let Some(svc) = &self.local {
+            return local::with_candidates(svc, candidate_params(q), f).await;
+        }
+        let candidates = self.allocation_candidates(q).await?;
+        Ok(f(&candidates))
     }
 
     pub async fn allocation_candidates(&self, q: &CandidateQuery) -> Result<Candidates, ClientError> {
