@@ -524,10 +524,20 @@ def test_compute_services_and_forced_down(nova):
              "fake2", "nova-compute")
     services = {s["Host"]: s for s in nova.osc("compute", "service", "list", "-f", "json")}
     assert services["fake1"]["State"] == "down" and services["fake2"]["Status"] == "disabled"
-    placed = []
-    for _ in range(4):
-        placed.append(boot(nova)["OS-EXT-SRV-ATTR:host"])
+    booted = [boot(nova) for _ in range(4)]
+    placed = [s["OS-EXT-SRV-ATTR:host"] for s in booted]
     assert set(placed) <= {"fake3", "fake4"}, placed
+    # An admin's server show says whether the server's host is up (host_status, from 2.16),
+    # and follows the host forced down and back at once.
+    v216 = dict(nova.admin_env(), OS_COMPUTE_API_VERSION="2.16")
+    server, host = booted[0]["id"], placed[0]
+    assert show(nova, server, env=v216)["host_status"] == "UP"
+    nova.osc("compute", "service", "set", "--down", host, "nova-compute")
+    assert show(nova, server, env=v216)["host_status"] == "DOWN"
+    listed = nova.osc("server", "list", "--long", "--host", host, "-f", "json", env=v216)
+    assert listed and all(s["Host Status"] == "DOWN" for s in listed), listed
+    nova.osc("compute", "service", "set", "--up", host, "nova-compute")
+    assert show(nova, server, env=v216)["host_status"] == "UP"
     nova.osc("compute", "service", "set", "--up", "fake1", "nova-compute")
     nova.osc("compute", "service", "set", "--enable", "fake2", "nova-compute")
     for s in nova.conn.compute.servers():

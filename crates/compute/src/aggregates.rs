@@ -133,7 +133,7 @@ pub async fn create(s: &ComputeService, name: &str, zone: Option<&str>) -> ApiRe
         metadata.insert("availability_zone".to_string(), z.to_string());
     }
     let agg = s.store.create_aggregate(name, &metadata).await?;
-    s.scheduler.invalidate();
+    s.hosts_changed();
     Ok(agg)
 }
 
@@ -163,7 +163,7 @@ pub async fn update(
         let change = BTreeMap::from([("availability_zone".to_string(), Some(zone.to_string()))]);
         s.store.update_aggregate_metadata(id, &change).await?;
     }
-    s.scheduler.invalidate();
+    s.hosts_changed();
     get(s, id).await
 }
 
@@ -181,7 +181,7 @@ pub async fn set_metadata(
         }
     }
     s.store.update_aggregate_metadata(id, changes).await?;
-    s.scheduler.invalidate();
+    s.hosts_changed();
     get(s, id).await
 }
 
@@ -205,7 +205,7 @@ pub async fn add_host(s: &ComputeService, id: i64, host: &str) -> ApiResult<Aggr
     if !s.store.add_aggregate_host(id, host).await? {
         return Err(ApiError::conflict(format!("Aggregate {id} already has host {host}.")));
     }
-    s.scheduler.invalidate();
+    s.hosts_changed();
     mirror_to_placement(s, host).await;
     get(s, id).await
 }
@@ -229,7 +229,7 @@ pub async fn remove_host(s: &ComputeService, id: i64, host: &str) -> ApiResult<A
     if !s.store.remove_aggregate_host(id, host).await? {
         return Err(not_found());
     }
-    s.scheduler.invalidate();
+    s.hosts_changed();
     mirror_to_placement(s, host).await;
     get(s, id).await
 }
@@ -241,6 +241,6 @@ pub async fn delete(s: &ComputeService, id: i64) -> ApiResult<()> {
         return Err(ApiError::bad_request(refusal(Op::RemoveHost, id, "Host aggregate is not empty")));
     }
     s.store.delete_aggregate(id).await?;
-    s.scheduler.invalidate();
+    s.hosts_changed();
     Ok(())
 }

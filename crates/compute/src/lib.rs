@@ -11,6 +11,7 @@ pub mod conductor;
 pub mod extra_specs;
 pub mod image_client;
 pub mod keys;
+pub mod liveness;
 pub mod model;
 pub mod policy_defaults;
 pub mod quota;
@@ -59,6 +60,7 @@ pub struct ComputeService {
     pub auth: SharedTokenSource,
     pub http: reqwest::Client,
     pub scheduler: Scheduler,
+    pub liveness: liveness::HostLiveness,
     /// Serializes quota checks with the inserts they guard, so concurrent creates cannot
     /// together exceed a quota.
     pub quota_lock: tokio::sync::Mutex<()>,
@@ -76,6 +78,7 @@ impl ComputeService {
             store.clone(),
             deps.placement.clone(),
         )?;
+        let config_down_time = config.compute.service_down_time;
         Ok(Arc::new(ComputeService {
             config,
             store,
@@ -87,8 +90,16 @@ impl ComputeService {
             auth: deps.auth,
             http,
             scheduler,
+            liveness: liveness::HostLiveness::new(config_down_time),
             quota_lock: tokio::sync::Mutex::new(()),
         }))
+    }
+
+    /// Host facts changed (a service registered, came back, was disabled, forced down or
+    /// deleted; an aggregate changed): the scheduler's and `host_status`'s caches are dropped.
+    pub fn hosts_changed(&self) {
+        self.scheduler.invalidate();
+        self.liveness.invalidate();
     }
 
     pub fn is_admin(&self, ctx: &AuthContext) -> bool {

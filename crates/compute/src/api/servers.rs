@@ -784,8 +784,12 @@ async fn list_servers(
     if let Some(l) = limit {
         servers.truncate(l);
     }
-    let host_up = if admin && detail { Some(service.host_liveness().await?) } else { None };
-    let view = View { base, version, admin, host_up: host_up.as_ref() };
+    let host_up = if admin && detail && version.at_least(2, 16) {
+        Some(service.liveness.get(&service.store).await?)
+    } else {
+        None
+    };
+    let view = View { base, version, admin, host_up: host_up.as_deref() };
     let rendered: Vec<Value> = if detail {
         let uuids: Vec<String> =
             servers.iter().filter(|i| i.vm_state == VmState::Error).map(|i| i.uuid.clone()).collect();
@@ -804,24 +808,6 @@ async fn list_servers(
     Ok(body)
 }
 
-impl ComputeService {
-    /// host → whether its compute service is up.
-    pub async fn host_liveness(&self) -> ApiResult<std::collections::HashMap<String, bool>> {
-        let now = Utc::now();
-        Ok(self
-            .store
-            .services()
-            .await?
-            .into_iter()
-            .filter(|s| s.binary == "nova-compute")
-            .map(|s| {
-                let up = s.is_up(now, self.config.compute.service_down_time);
-                (s.host, up)
-            })
-            .collect())
-    }
-}
-
 pub(crate) async fn render_one(
     service: &ComputeService,
     ctx: &AuthContext,
@@ -830,18 +816,10 @@ pub(crate) async fn render_one(
     i: &Instance,
 ) -> ApiResult<Value> {
     let admin = service.is_admin(ctx);
-    // One server: the liveness of its own host only (not every service's).
-    let host_up = match (&i.host, admin) {
-        (Some(host), true) => {
-            let up = service
-                .store
-                .service_by_host(host, "nova-compute")
-                .await?
-                .map(|s| s.is_up(Utc::now(), service.config.compute.service_down_time));
-            Some(up.map(|up| std::collections::HashMap::from([(host.clone(), up)])).unwrap_or_default())
-        }
-        (None, true) => Some(Default::default()),
-        (_, false) => None,
+    let host_up = if admin && version.at_least(2, 16) {
+        Some(service.liveness.get(&service.store).await?)
+    } else {
+        None
     };
     // A fault is shown only for ERROR and DELETED servers (`View::detail`): others need no read.
     let faults = if matches!(i.vm_state, VmState::Error | VmState::Deleted) {
@@ -849,7 +827,7 @@ pub(crate) async fn render_one(
     } else {
         Default::default()
     };
-    let view = View { base, version, admin, host_up: host_up.as_ref() };
+    let view = View { base, version, admin, host_up: host_up.as_deref() };
     Ok(json!({"server": view.detail(i, faults.get(&i.uuid))}))
 }
 

@@ -94,7 +94,7 @@ async fn update(
         None => None,
     };
     service.store.set_service_status(&s.uuid, disabled, forced).await?;
-    service.scheduler.invalidate();
+    service.hosts_changed();
     let s = service.store.service(&s.uuid).await?.ok_or_else(|| ApiError::not_found("gone"))?;
     let zone = crate::zones::zone_of_host(&service.store, &s.host).await?;
     Ok(axum::Json(json!({"service": render(&service, &s, v, &zone)})))
@@ -119,6 +119,6 @@ async fn delete(
     }
     service.store.delete_service(&s.uuid).await?;
     let _ = service.placement.delete_provider(&stratus_compute_agent::provider_uuid(&s.host)).await;
-    service.scheduler.invalidate();
+    service.hosts_changed();
     Ok(StatusCode::NO_CONTENT)
 }

@@ -219,7 +219,7 @@ impl ComputeService {
         let came_back =
             before.as_ref().is_some_and(|s| !s.is_up(Utc::now(), self.config.compute.service_down_time));
         if before.is_none() || changed || came_back {
-            self.scheduler.invalidate();
+            self.hosts_changed();
         }
         Ok(())
     }

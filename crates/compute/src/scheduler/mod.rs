@@ -163,8 +163,11 @@ pub struct Scheduler {
 /// How long host facts are trusted before a reload; writes that change them invalidate.
 const HOST_CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// The host facts of one load (by resource provider), shared by the decisions that use it.
-type HostCache = Arc<HashMap<String, HostInfo>>;
+/// Host facts by resource provider uuid; looked up once per candidate, so with a fast hasher.
+type HostMap = HashMap<String, HostInfo, foldhash::fast::RandomState>;
+
+/// The host facts of one load, shared by the decisions that use it.
+type HostCache = Arc<HostMap>;
 
 /// What the filters and weighers made of one candidates answer.
 enum Outcome {
@@ -251,7 +254,7 @@ impl Scheduler {
         let metadata = self.store.host_aggregate_metadata().await?;
         let services: HashMap<&str, _> =
             services.iter().filter(|s| s.binary == "nova-compute").map(|s| (s.host.as_str(), s)).collect();
-        let mut out = HashMap::new();
+        let mut out = HostMap::default();
         for n in nodes {
             let Some(svc) = services.get(n.host.as_str()) else {
                 continue;
@@ -321,12 +324,7 @@ impl Scheduler {
 
     /// Filters and weighs placement's candidates where they lie; copies out only the chosen
     /// hosts' allocations.
-    fn decide(
-        &self,
-        spec: &RequestSpec,
-        hosts: &HashMap<String, HostInfo>,
-        view: &dyn CandidateView,
-    ) -> Outcome {
+    fn decide(&self, spec: &RequestSpec, hosts: &HostMap, view: &dyn CandidateView) -> Outcome {
         let mut passing: Vec<(HostState<'_>, usize)> = Vec::new();
         let mut unknown = 0usize;
         let mut per_filter: Vec<(usize, Option<String>)> = vec![(0, None); self.filters.len()];
@@ -365,11 +363,19 @@ impl Scheduler {
 
         let weights = weighers::weigh(&self.config, &passing.iter().map(|(h, _)| h).collect::<Vec<_>>());
         let mut order: Vec<usize> = (0..passing.len()).collect();
-        order.sort_by(|a, b| {
+        let best_first = |a: &usize, b: &usize| {
             weights[*b].total_cmp(&weights[*a]).then_with(|| passing[*a].0.host.cmp(&passing[*b].0.host))
-        });
-        // host_subset_size: pick the first at random among the best N.
+        };
+        // Only the best few are used (the subset to pick from, the alternates): find them
+        // without sorting the rest.
         let subset = (self.config.host_subset_size.max(1) as usize).min(order.len());
+        let wanted = subset.max(self.max_attempts()).min(order.len());
+        if wanted < order.len() {
+            order.select_nth_unstable_by(wanted, best_first);
+            order.truncate(wanted);
+        }
+        order.sort_by(best_first);
+        // host_subset_size: pick the first at random among the best N.
         if subset > 1 {
             let pick = rand::thread_rng().gen_range(0..subset);
             order.swap(0, pick);
@@ -395,7 +401,7 @@ impl Scheduler {
     async fn explain(
         &self,
         spec: &RequestSpec,
-        hosts: &HashMap<String, HostInfo>,
+        hosts: &HostMap,
         candidates: usize,
         unknown: usize,
         removed: &[(&'static str, usize, String)],
@@ -419,11 +425,7 @@ impl Scheduler {
     }
 
     /// For each resource the flavor asks for: the largest free amount on any enabled host.
-    async fn resource_shortage(
-        &self,
-        spec: &RequestSpec,
-        hosts: &HashMap<String, HostInfo>,
-    ) -> ApiResult<String> {
+    async fn resource_shortage(&self, spec: &RequestSpec, hosts: &HostMap) -> ApiResult<String> {
         let used = self.store.host_usage().await?;
         let need = spec.flavor.resources();
         let ratio = |rc: &str| match rc {

@@ -29,7 +29,7 @@ pub(super) async fn allocation_candidates(
     query: Vec<(String, String)>,
 ) -> Result<Candidates, ClientError> {
     allocation_candidates::search(svc, &Params(query), VERSION, |snap, found| {
-        let view = InPlace { snap, found };
+        let view = InPlace::new(snap, found);
         let allocation_requests =
             (0..view.len()).map(|i| AllocationRequest { allocations: view.allocations(i) }).collect();
         // As rendered from 1.27: every inventory of the provider, and its traits.
@@ -62,9 +62,23 @@ pub(super) async fn allocation_candidates(
 struct InPlace<'a> {
     snap: &'a Snapshot,
     found: &'a Found,
+    /// The ids of the classes a scheduler reads for every candidate, resolved once.
+    common: [(&'static str, Option<u32>); 3],
 }
 
-impl InPlace<'_> {
+impl<'a> InPlace<'a> {
+    fn new(snap: &'a Snapshot, found: &'a Found) -> InPlace<'a> {
+        let common = ["VCPU", "MEMORY_MB", "DISK_GB"].map(|rc| (rc, snap.rcs.get(rc)));
+        InPlace { snap, found, common }
+    }
+
+    fn rc_id(&self, rc: &str) -> Option<u32> {
+        match self.common.iter().find(|(name, _)| *name == rc) {
+            Some((_, id)) => *id,
+            None => self.snap.rcs.get(rc),
+        }
+    }
+
     /// Provider `k` of request `i`: the parts are sorted by provider id, so the providers are
     /// their runs.
     fn provider_id(&self, i: usize, k: usize) -> u32 {
@@ -94,7 +108,7 @@ impl CandidateView for InPlace<'_> {
         &self.snap.node(self.provider_id(i, k)).uuid
     }
     fn free(&self, i: usize, k: usize, rc: &str) -> Option<i64> {
-        let rc = self.snap.rcs.get(rc)?;
+        let rc = self.rc_id(rc)?;
         let node = self.snap.node(self.provider_id(i, k));
         node.inventories.iter().find(|inv| inv.rc == rc).map(|inv| inv.capacity() - inv.used)
     }
@@ -115,7 +129,7 @@ pub(super) async fn with_candidates<R>(
     query: Vec<(String, String)>,
     f: impl FnOnce(&dyn CandidateView) -> R,
 ) -> Result<R, ClientError> {
-    allocation_candidates::search(svc, &Params(query), VERSION, |snap, found| f(&InPlace { snap, found }))
+    allocation_candidates::search(svc, &Params(query), VERSION, |snap, found| f(&InPlace::new(snap, found)))
         .await
         .map_err(error)
 }
