@@ -94,20 +94,20 @@ pub async fn class_limits(
         .collect())
 }
 
-/// A project's limits: the defaults, with what was set for the project.
+/// A project's limits: the defaults, with what was set for the project (one read for both).
 pub async fn project_limits(
     store: &Store,
     config: &ComputeConfig,
     project_id: &str,
 ) -> ApiResult<BTreeMap<&'static str, i64>> {
-    let set = store.quota_limits(project_id).await?;
-    let mut limits = class_defaults(store, config).await?;
-    for (r, limit) in limits.iter_mut() {
-        if let Some(v) = set.get(*r) {
-            *limit = *v;
-        }
-    }
-    Ok(limits)
+    let (project, class) = store.project_and_class_limits(project_id, DEFAULT_CLASS).await?;
+    Ok(RESOURCES
+        .iter()
+        .map(|r| {
+            let limit = project.get(*r).or_else(|| class.get(*r)).copied();
+            (*r, limit.unwrap_or_else(|| default_limit(config, r)))
+        })
+        .collect())
 }
 
 /// What a project uses, per resource. As in nova, the per-user resources (`key_pairs`,

@@ -26,11 +26,6 @@ impl LimitsOf {
 }
 
 impl Store {
-    /// The limits set for a project: resource → hard limit.
-    pub async fn quota_limits(&self, project_id: &str) -> ApiResult<BTreeMap<String, i64>> {
-        self.limits_of(LimitsOf::Project, project_id).await
-    }
-
     /// Sets some of a project's limits, all or none.
     pub async fn set_quota_limits(&self, project_id: &str, limits: &BTreeMap<String, i64>) -> ApiResult<()> {
         self.set_limits_of(LimitsOf::Project, project_id, limits).await
@@ -44,6 +39,28 @@ impl Store {
     /// Sets some of a quota class's limits, all or none.
     pub async fn set_quota_class_limits(&self, class: &str, limits: &BTreeMap<String, i64>) -> ApiResult<()> {
         self.set_limits_of(LimitsOf::Class, class, limits).await
+    }
+
+    /// A project's limits and a quota class's, in one read (every POST /servers asks).
+    pub async fn project_and_class_limits(
+        &self,
+        project_id: &str,
+        class: &str,
+    ) -> ApiResult<(BTreeMap<String, i64>, BTreeMap<String, i64>)> {
+        let rows = sqlx::query(
+            "SELECT 1 AS of_project, resource, hard_limit FROM quotas WHERE project_id = ? \
+             UNION ALL SELECT 0, resource, hard_limit FROM quota_classes WHERE class_name = ?",
+        )
+        .bind(project_id)
+        .bind(class)
+        .fetch_all(self.db().pool())
+        .await?;
+        let (mut project, mut class) = (BTreeMap::new(), BTreeMap::new());
+        for r in &rows {
+            let to = if int(r, "of_project") == 1 { &mut project } else { &mut class };
+            to.insert(text(r, "resource").unwrap_or_default(), int(r, "hard_limit"));
+        }
+        Ok((project, class))
     }
 
     async fn limits_of(&self, of: LimitsOf, owner: &str) -> ApiResult<BTreeMap<String, i64>> {
