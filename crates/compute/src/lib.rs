@@ -8,6 +8,7 @@
 pub mod aggregates;
 pub mod api;
 pub mod conductor;
+pub mod expiring;
 pub mod extra_specs;
 pub mod image_client;
 pub mod keys;

@@ -69,7 +69,7 @@ pub fn default_limit(config: &ComputeConfig, resource: &str) -> i64 {
 
 /// Every resource's default limit.
 pub fn defaults(config: &ComputeConfig) -> BTreeMap<&'static str, i64> {
-    RESOURCES.iter().map(|r| (*r, default_limit(config, r))).collect()
+    overlay(config, &[])
 }
 
 /// The quota class whose limits are every project's defaults (nova uses no other).
@@ -88,10 +88,18 @@ pub async fn class_limits(
     class: &str,
 ) -> ApiResult<BTreeMap<&'static str, i64>> {
     let set = store.quota_class_limits(class).await?;
-    Ok(RESOURCES
+    Ok(overlay(config, &[&set]))
+}
+
+/// Every resource's limit: the first of `layers` that sets it, else the config's default.
+fn overlay(config: &ComputeConfig, layers: &[&BTreeMap<String, i64>]) -> BTreeMap<&'static str, i64> {
+    RESOURCES
         .iter()
-        .map(|r| (*r, set.get(*r).copied().unwrap_or_else(|| default_limit(config, r))))
-        .collect())
+        .map(|r| {
+            let set = layers.iter().find_map(|l| l.get(*r)).copied();
+            (*r, set.unwrap_or_else(|| default_limit(config, r)))
+        })
+        .collect()
 }
 
 /// A project's limits: the defaults, with what was set for the project (one read for both).
@@ -101,13 +109,7 @@ pub async fn project_limits(
     project_id: &str,
 ) -> ApiResult<BTreeMap<&'static str, i64>> {
     let (project, class) = store.project_and_class_limits(project_id, DEFAULT_CLASS).await?;
-    Ok(RESOURCES
-        .iter()
-        .map(|r| {
-            let limit = project.get(*r).or_else(|| class.get(*r)).copied();
-            (*r, limit.unwrap_or_else(|| default_limit(config, r)))
-        })
-        .collect())
+    Ok(overlay(config, &[&project, &class]))
 }
 
 /// What a project uses, per resource. As in nova, the per-user resources (`key_pairs`,

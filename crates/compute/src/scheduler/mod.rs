@@ -8,7 +8,7 @@ pub mod filters;
 pub mod weighers;
 
 use std::collections::{BTreeMap, HashMap};
-use std::sync::{Arc, RwLock};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use rand::Rng;
@@ -16,6 +16,7 @@ use stratus_core::config::SchedulerConfig;
 use stratus_core::error::ApiResult;
 use stratus_placement::client::{Allocations, CandidateQuery, CandidateView, PlacementClient};
 
+use crate::expiring::Expiring;
 use crate::model::Flavor;
 use crate::store::Store;
 use filters::Filter;
@@ -154,10 +155,8 @@ pub struct Scheduler {
     service_down_time: u64,
     store: Store,
     placement: PlacementClient,
-    cache: RwLock<Option<(Instant, HostCache)>>,
+    cache: Expiring<HostMap>,
     reloading: tokio::sync::Mutex<()>,
-    /// Bumped by `invalidate`: a reload that started before keeps its facts to itself.
-    epoch: std::sync::atomic::AtomicU64,
 }
 
 /// How long host facts are trusted before a reload; writes that change them invalidate.
@@ -207,9 +206,8 @@ impl Scheduler {
             service_down_time,
             store,
             placement,
-            cache: RwLock::new(None),
+            cache: Expiring::new(HOST_CACHE_TTL),
             reloading: tokio::sync::Mutex::new(()),
-            epoch: Default::default(),
         })
     }
 
@@ -219,34 +217,25 @@ impl Scheduler {
 
     /// Host facts changed (a service registered, was disabled, an aggregate changed).
     pub fn invalidate(&self) {
-        let mut cache = self.cache.write().expect("host cache");
-        self.epoch.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-        *cache = None;
+        self.cache.invalidate();
     }
 
     async fn hosts(&self) -> ApiResult<HostCache> {
-        let cached = self.cache.read().expect("host cache").clone();
-        if let Some((at, hosts)) = &cached {
-            if at.elapsed() < HOST_CACHE_TTL {
-                return Ok(hosts.clone());
-            }
+        if let Some(hosts) = self.cache.fresh() {
+            return Ok(hosts);
         }
         // One decision reloads; the others wait for its facts rather than reload too. (They
         // must not use the expired ones: a host's liveness in them may be older than
         // `service_down_time`, and every host would look down.)
-        let _reloading = match self.reloading.try_lock() {
-            Ok(guard) => guard,
-            Err(_) => {
-                let guard = self.reloading.lock().await;
-                if let Some((at, hosts)) = self.cache.read().expect("host cache").as_ref() {
-                    if at.elapsed() < HOST_CACHE_TTL {
-                        return Ok(hosts.clone());
-                    }
-                }
-                guard
-            }
-        };
-        let epoch = self.epoch.load(std::sync::atomic::Ordering::SeqCst);
+        let _reloading = self.reloading.lock().await;
+        if let Some(hosts) = self.cache.fresh() {
+            return Ok(hosts);
+        }
+        self.cache.reload(|| self.load_hosts()).await
+    }
+
+    /// The host facts as the compute database has them now.
+    async fn load_hosts(&self) -> ApiResult<HostMap> {
         let services = self.store.services().await?;
         let now = chrono::Utc::now();
         let nodes = self.store.compute_nodes().await?;
@@ -277,12 +266,7 @@ impl Scheduler {
             };
             out.insert(n.uuid.clone(), HostInfo { state, up: svc.is_up(now, self.service_down_time) });
         }
-        let hosts = Arc::new(out);
-        let mut cache = self.cache.write().expect("host cache");
-        if self.epoch.load(std::sync::atomic::Ordering::SeqCst) == epoch {
-            *cache = Some((Instant::now(), hosts.clone()));
-        }
-        Ok(hosts)
+        Ok(out)
     }
 
     /// Picks a host for `spec` and up to `max_attempts - 1` alternates, best first.

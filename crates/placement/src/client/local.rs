@@ -79,20 +79,14 @@ impl<'a> InPlace<'a> {
         }
     }
 
-    /// Provider `k` of request `i`: the parts are sorted by provider id, so the providers are
-    /// their runs.
-    fn provider_id(&self, i: usize, k: usize) -> u32 {
+    /// Request `i`'s providers: its parts are sorted by provider id, so they are the runs.
+    fn provider_ids(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
         let parts = &self.found.requests[i].parts;
-        let mut seen = 0;
-        for (j, p) in parts.iter().enumerate() {
-            if j == 0 || parts[j - 1].0 != p.0 {
-                if seen == k {
-                    return p.0;
-                }
-                seen += 1;
-            }
-        }
-        panic!("k < providers(i)")
+        parts.iter().enumerate().filter(|(j, p)| *j == 0 || parts[j - 1].0 != p.0).map(|(_, p)| p.0)
+    }
+
+    fn provider_id(&self, i: usize, k: usize) -> u32 {
+        self.provider_ids(i).nth(k).expect("k < providers(i)")
     }
 }
 
@@ -101,8 +95,7 @@ impl CandidateView for InPlace<'_> {
         self.found.requests.len()
     }
     fn providers(&self, i: usize) -> usize {
-        let parts = &self.found.requests[i].parts;
-        parts.iter().enumerate().filter(|(j, p)| *j == 0 || parts[j - 1].0 != p.0).count()
+        self.provider_ids(i).count()
     }
     fn provider(&self, i: usize, k: usize) -> &str {
         &self.snap.node(self.provider_id(i, k)).uuid
