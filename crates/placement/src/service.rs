@@ -21,7 +21,7 @@ use std::sync::{Arc, RwLock};
 use serde_json::{json, Value};
 use stratus_core::auth::AuthContext;
 use stratus_core::config::Config;
-use stratus_core::db::{now_string, Db};
+use stratus_core::db::{now_string, Db, Tx};
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::policy::Policy;
 use tokio::sync::{Mutex, MutexGuard};
@@ -80,7 +80,7 @@ fn retryable(e: &sqlx::Error) -> bool {
 pub struct Write<'a> {
     svc: &'a PlacementService,
     _guard: MutexGuard<'a, ()>,
-    tx: sqlx::Transaction<'static, sqlx::Any>,
+    tx: Tx,
     version: i64,
     /// Providers to read again into the view after the write.
     refresh: BTreeSet<String>,
@@ -185,13 +185,14 @@ impl PlacementService {
         self.authorize(ctx, rule, &target)
     }
 
-    async fn conn(&self) -> ApiResult<sqlx::pool::PoolConnection<sqlx::Any>> {
-        Ok(self.store.pool().acquire().await?)
+    /// A connection for reads outside a write (they need not wait for the writers).
+    async fn conn(&self) -> ApiResult<Conn> {
+        Ok(self.store.db().acquire_for_reads().await?)
     }
 
     pub async fn begin(&self) -> ApiResult<Write<'_>> {
         let guard = self.write_lock.lock().await;
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.db().begin().await?;
         let version = store::bump_state(&mut tx).await?;
         Ok(Write {
             svc: self,
@@ -207,7 +208,7 @@ impl PlacementService {
 
     /// Reads the whole view again, consistently with a state version.
     async fn reload(&self) -> ApiResult<()> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.db().begin().await?;
         let version = store::state_version(&mut tx).await?;
         let rows = Rows::read(&mut tx, None, true).await?;
         tx.commit().await?;
@@ -225,7 +226,7 @@ impl PlacementService {
 
     /// Makes sure the view reflects the database's current state.
     pub async fn fresh(&self) -> ApiResult<()> {
-        let current = store::state_version(&mut *self.conn().await?).await?;
+        let current = store::state_version(&mut self.conn().await?).await?;
         let have = self.view_version();
         if have == current {
             return Ok(());
@@ -239,7 +240,7 @@ impl PlacementService {
         // Writers of this process update the view before they let go of the lock: take it,
         // and catch up only if the view is still behind.
         let _guard = self.write_lock.lock().await;
-        let current = store::state_version(&mut *self.conn().await?).await?;
+        let current = store::state_version(&mut self.conn().await?).await?;
         let have = self.view_version();
         if have == current {
             return Ok(());
@@ -254,7 +255,7 @@ impl PlacementService {
     /// Reads again only what the writes since `have` touched; false when the change log does
     /// not cover them all (then everything is read again).
     async fn catch_up(&self, have: i64) -> ApiResult<bool> {
-        let mut tx = self.store.pool().begin().await?;
+        let mut tx = self.store.db().begin().await?;
         let current = store::state_version(&mut tx).await?;
         let changes = store::changes(&mut tx, have, current).await?;
         let versions: BTreeSet<i64> = changes.iter().map(|(v, _)| *v).collect();
@@ -292,7 +293,7 @@ impl PlacementService {
     // ---- providers ----
 
     pub async fn provider(&self, uuid: &str) -> ApiResult<Provider> {
-        store::get_provider(&mut *self.conn().await?, uuid).await?.ok_or_else(|| provider_not_found(uuid))
+        store::get_provider(&mut self.conn().await?, uuid).await?.ok_or_else(|| provider_not_found(uuid))
     }
 
     pub async fn create_provider(
@@ -702,13 +703,13 @@ impl PlacementService {
     // ---- resource classes and traits ----
 
     pub async fn resource_classes(&self) -> ApiResult<Vec<String>> {
-        let custom = store::custom_resource_classes(&mut *self.conn().await?).await?;
+        let custom = store::custom_resource_classes(&mut self.conn().await?).await?;
         Ok(crate::standard::RESOURCE_CLASSES.iter().map(|s| s.to_string()).chain(custom).collect())
     }
 
     pub async fn resource_class_exists(&self, name: &str) -> ApiResult<bool> {
         Ok(crate::standard::is_standard_resource_class(name)
-            || store::custom_resource_classes(&mut *self.conn().await?).await?.iter().any(|c| c == name))
+            || store::custom_resource_classes(&mut self.conn().await?).await?.iter().any(|c| c == name))
     }
 
     /// Creates a custom class; Ok(false) when it already existed (and `exists_ok`).
@@ -807,7 +808,7 @@ impl PlacementService {
 
     pub async fn trait_exists(&self, name: &str) -> ApiResult<bool> {
         Ok(crate::standard::is_standard_trait(name)
-            || store::custom_traits(&mut *self.conn().await?).await?.iter().any(|t| t == name))
+            || store::custom_traits(&mut self.conn().await?).await?.iter().any(|t| t == name))
     }
 
     /// `PUT /traits/{name}`: true when created.
@@ -1260,7 +1261,7 @@ impl PlacementService {
         project_id: &str,
         user_id: Option<&str>,
     ) -> ApiResult<Vec<(Option<String>, String, String, i64)>> {
-        Ok(store::project_allocations(&mut *self.conn().await?, project_id, user_id).await?)
+        Ok(store::project_allocations(&mut self.conn().await?, project_id, user_id).await?)
     }
 }
 

@@ -9,14 +9,14 @@ use std::time::{Duration, Instant};
 
 use common::*;
 use serde_json::json;
+use stratus_core::db;
 
 async fn populate(c: &Cloud, n: usize) {
-    let pool = c.service.store.pool();
-    let mut tx = pool.begin().await.unwrap();
+    let mut tx = c.service.store.db().begin().await.unwrap();
     let now = "2026-01-01T00:00:00.000000Z";
     for i in 0..n {
         let uuid = uuid::Uuid::new_v4().to_string();
-        sqlx::query("INSERT INTO resource_providers (uuid, name, generation, parent_uuid, root_uuid, created_at, updated_at) VALUES (?, ?, 1, NULL, ?, ?, ?)")
+        db::query("INSERT INTO resource_providers (uuid, name, generation, parent_uuid, root_uuid, created_at, updated_at) VALUES (?, ?, 1, NULL, ?, ?, ?)")
             .bind(&uuid).bind(format!("host{i:05}")).bind(&uuid).bind(now).bind(now)
             .execute(&mut *tx).await.unwrap();
         for (rc, total, ratio, used) in [
@@ -24,7 +24,7 @@ async fn populate(c: &Cloud, n: usize) {
             ("MEMORY_MB", 262144, 1.5, 4096),
             ("DISK_GB", 2000, 1.0, 40),
         ] {
-            sqlx::query("INSERT INTO inventories (provider_uuid, resource_class, total, reserved, min_unit, max_unit, step_size, allocation_ratio, used, created_at, updated_at) VALUES (?, ?, ?, 0, 1, ?, 1, ?, ?, ?, ?)")
+            db::query("INSERT INTO inventories (provider_uuid, resource_class, total, reserved, min_unit, max_unit, step_size, allocation_ratio, used, created_at, updated_at) VALUES (?, ?, ?, 0, 1, ?, 1, ?, ?, ?, ?)")
                 .bind(&uuid).bind(rc).bind(total).bind(total).bind(ratio).bind(used).bind(now).bind(now)
                 .execute(&mut *tx).await.unwrap();
         }
@@ -35,7 +35,7 @@ async fn populate(c: &Cloud, n: usize) {
             "COMPUTE_VOLUME_MULTI_ATTACH",
             "COMPUTE_NET_ATTACH_INTERFACE",
         ] {
-            sqlx::query("INSERT INTO provider_traits (provider_uuid, trait) VALUES (?, ?)")
+            db::query("INSERT INTO provider_traits (provider_uuid, trait) VALUES (?, ?)")
                 .bind(&uuid)
                 .bind(t)
                 .execute(&mut *tx)
@@ -43,7 +43,7 @@ async fn populate(c: &Cloud, n: usize) {
                 .unwrap();
         }
     }
-    sqlx::query("UPDATE placement_state SET version = version + 1").execute(&mut *tx).await.unwrap();
+    db::query("UPDATE placement_state SET version = version + 1").execute(&mut *tx).await.unwrap();
     tx.commit().await.unwrap();
 }
 

@@ -3,11 +3,10 @@
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
-use stratus_core::db::{int, is_unique_violation, text, time_string};
+use stratus_core::db::{int, is_unique_violation, query, text, time_string, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
-use super::{time, Store};
+use super::{next_id, time, Store};
 
 /// A host aggregate.
 #[derive(Debug, Clone, PartialEq)]
@@ -28,7 +27,7 @@ impl Aggregate {
     }
 }
 
-fn aggregate_row(r: &AnyRow) -> Aggregate {
+fn aggregate_row(r: &Row) -> Aggregate {
     Aggregate {
         id: int(r, "id"),
         uuid: text(r, "uuid").unwrap_or_default(),
@@ -43,20 +42,19 @@ fn aggregate_row(r: &AnyRow) -> Aggregate {
 impl Store {
     /// Every aggregate with its hosts and metadata, by id.
     pub async fn aggregates(&self) -> ApiResult<Vec<Aggregate>> {
-        let rows = sqlx::query("SELECT id, uuid, name, created_at, updated_at FROM aggregates ORDER BY id")
-            .fetch_all(self.db().pool())
+        let rows = query("SELECT id, uuid, name, created_at, updated_at FROM aggregates ORDER BY id")
+            .fetch_all(self.db())
             .await?;
         let mut aggs: Vec<Aggregate> = rows.iter().map(aggregate_row).collect();
         let mut hosts: HashMap<i64, Vec<String>> = HashMap::new();
-        for r in sqlx::query("SELECT aggregate_id, host FROM aggregate_hosts ORDER BY host")
-            .fetch_all(self.db().pool())
-            .await?
+        for r in
+            query("SELECT aggregate_id, host FROM aggregate_hosts ORDER BY host").fetch_all(self.db()).await?
         {
             hosts.entry(int(&r, "aggregate_id")).or_default().push(text(&r, "host").unwrap_or_default());
         }
         let mut metadata: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
-        for r in sqlx::query("SELECT aggregate_id, meta_key, meta_value FROM aggregate_metadata")
-            .fetch_all(self.db().pool())
+        for r in query("SELECT aggregate_id, meta_key, meta_value FROM aggregate_metadata")
+            .fetch_all(self.db())
             .await?
         {
             metadata
@@ -72,36 +70,35 @@ impl Store {
     }
 
     pub async fn aggregate(&self, id: i64) -> ApiResult<Option<Aggregate>> {
-        let row = sqlx::query("SELECT id, uuid, name, created_at, updated_at FROM aggregates WHERE id = ?")
+        let row = query("SELECT id, uuid, name, created_at, updated_at FROM aggregates WHERE id = ?")
             .bind(id)
-            .fetch_optional(self.db().pool())
+            .fetch_optional(self.db())
             .await?;
         let Some(row) = row else { return Ok(None) };
         let mut a = aggregate_row(&row);
-        a.hosts = sqlx::query("SELECT host FROM aggregate_hosts WHERE aggregate_id = ? ORDER BY host")
+        a.hosts = query("SELECT host FROM aggregate_hosts WHERE aggregate_id = ? ORDER BY host")
             .bind(id)
-            .fetch_all(self.db().pool())
+            .fetch_all(self.db())
             .await?
             .iter()
             .filter_map(|r| text(r, "host"))
             .collect();
-        a.metadata =
-            sqlx::query("SELECT meta_key, meta_value FROM aggregate_metadata WHERE aggregate_id = ?")
-                .bind(id)
-                .fetch_all(self.db().pool())
-                .await?
-                .iter()
-                .map(|r| (text(r, "meta_key").unwrap_or_default(), text(r, "meta_value").unwrap_or_default()))
-                .collect();
+        a.metadata = query("SELECT meta_key, meta_value FROM aggregate_metadata WHERE aggregate_id = ?")
+            .bind(id)
+            .fetch_all(self.db())
+            .await?
+            .iter()
+            .map(|r| (text(r, "meta_key").unwrap_or_default(), text(r, "meta_value").unwrap_or_default()))
+            .collect();
         Ok(Some(a))
     }
 
     /// Whether another aggregate than `except` has that name.
     pub async fn aggregate_name_taken(&self, name: &str, except: Option<i64>) -> ApiResult<bool> {
-        let row = sqlx::query("SELECT id FROM aggregates WHERE name = ? AND id <> ?")
+        let row = query("SELECT id FROM aggregates WHERE name = ? AND id <> ?")
             .bind(name)
             .bind(except.unwrap_or(-1))
-            .fetch_optional(self.db().pool())
+            .fetch_optional(self.db())
             .await?;
         Ok(row.is_some())
     }
@@ -116,9 +113,9 @@ impl Store {
         let uuid = uuid::Uuid::new_v4().to_string();
         let mut last_err = None;
         for _ in 0..5 {
-            let id = self.next_id("aggregates").await?;
-            let mut tx = self.db().pool().begin().await?;
-            let r = sqlx::query(
+            let mut tx = self.db().begin().await?;
+            let id = next_id(&mut tx, "aggregates").await?;
+            let r = query(
                 "INSERT INTO aggregates (id, uuid, name, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
             )
             .bind(id)
@@ -138,14 +135,12 @@ impl Store {
                 Err(e) => return Err(e.into()),
             }
             for (k, v) in metadata {
-                sqlx::query(
-                    "INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)",
-                )
-                .bind(id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
+                query("INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)")
+                    .bind(id)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
             }
             tx.commit().await?;
             return Ok(Aggregate {
@@ -162,11 +157,11 @@ impl Store {
     }
 
     pub async fn rename_aggregate(&self, id: i64, name: &str) -> ApiResult<()> {
-        sqlx::query("UPDATE aggregates SET name = ?, updated_at = ? WHERE id = ?")
+        query("UPDATE aggregates SET name = ?, updated_at = ? WHERE id = ?")
             .bind(name)
             .bind(time_string(Utc::now()))
             .bind(id)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(())
     }
@@ -177,25 +172,23 @@ impl Store {
         id: i64,
         changes: &BTreeMap<String, Option<String>>,
     ) -> ApiResult<()> {
-        let mut tx = self.db().pool().begin().await?;
+        let mut tx = self.db().begin().await?;
         for (k, v) in changes {
-            sqlx::query("DELETE FROM aggregate_metadata WHERE aggregate_id = ? AND meta_key = ?")
+            query("DELETE FROM aggregate_metadata WHERE aggregate_id = ? AND meta_key = ?")
                 .bind(id)
                 .bind(k)
                 .execute(&mut *tx)
                 .await?;
             if let Some(v) = v {
-                sqlx::query(
-                    "INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)",
-                )
-                .bind(id)
-                .bind(k)
-                .bind(v)
-                .execute(&mut *tx)
-                .await?;
+                query("INSERT INTO aggregate_metadata (aggregate_id, meta_key, meta_value) VALUES (?, ?, ?)")
+                    .bind(id)
+                    .bind(k)
+                    .bind(v)
+                    .execute(&mut *tx)
+                    .await?;
             }
         }
-        sqlx::query("UPDATE aggregates SET updated_at = ? WHERE id = ?")
+        query("UPDATE aggregates SET updated_at = ? WHERE id = ?")
             .bind(time_string(Utc::now()))
             .bind(id)
             .execute(&mut *tx)
@@ -206,10 +199,10 @@ impl Store {
 
     /// Adds a host to an aggregate; false if it was already there.
     pub async fn add_aggregate_host(&self, id: i64, host: &str) -> ApiResult<bool> {
-        let r = sqlx::query("INSERT INTO aggregate_hosts (aggregate_id, host) VALUES (?, ?)")
+        let r = query("INSERT INTO aggregate_hosts (aggregate_id, host) VALUES (?, ?)")
             .bind(id)
             .bind(host)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await;
         match r {
             Ok(_) => Ok(true),
@@ -220,35 +213,32 @@ impl Store {
 
     /// Removes a host from an aggregate; false if it was not there.
     pub async fn remove_aggregate_host(&self, id: i64, host: &str) -> ApiResult<bool> {
-        let r = sqlx::query("DELETE FROM aggregate_hosts WHERE aggregate_id = ? AND host = ?")
+        let r = query("DELETE FROM aggregate_hosts WHERE aggregate_id = ? AND host = ?")
             .bind(id)
             .bind(host)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Deletes an aggregate and its metadata (the caller checks it has no hosts).
     pub async fn delete_aggregate(&self, id: i64) -> ApiResult<()> {
-        let mut tx = self.db().pool().begin().await?;
-        sqlx::query("DELETE FROM aggregate_metadata WHERE aggregate_id = ?")
-            .bind(id)
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("DELETE FROM aggregate_hosts WHERE aggregate_id = ?").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM aggregates WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        let mut tx = self.db().begin().await?;
+        query("DELETE FROM aggregate_metadata WHERE aggregate_id = ?").bind(id).execute(&mut *tx).await?;
+        query("DELETE FROM aggregate_hosts WHERE aggregate_id = ?").bind(id).execute(&mut *tx).await?;
+        query("DELETE FROM aggregates WHERE id = ?").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(())
     }
 
     /// The uuids of the aggregates a host is in (what placement mirrors).
     pub async fn host_aggregate_uuids(&self, host: &str) -> ApiResult<Vec<String>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT a.uuid AS uuid FROM aggregates a JOIN aggregate_hosts h ON h.aggregate_id = a.id \
              WHERE h.host = ? ORDER BY a.uuid",
         )
         .bind(host)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db())
         .await?;
         Ok(rows.iter().filter_map(|r| text(r, "uuid")).collect())
     }

@@ -3,12 +3,10 @@
 use std::collections::BTreeMap;
 
 use chrono::Utc;
-use sqlx::any::AnyRow;
-use sqlx::Row;
-use stratus_core::db::{int, is_unique_violation, text, time_string};
+use stratus_core::db::{int, is_unique_violation, query, text, time_string, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
-use super::Store;
+use super::{next_id, Store};
 use crate::model::Flavor;
 
 const COLUMNS: &str = "id, flavorid, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap, rxtx_factor, \
@@ -55,7 +53,7 @@ pub struct FlavorFilter {
     pub marker: Option<String>,
 }
 
-fn flavor_row(r: &AnyRow) -> Flavor {
+fn flavor_row(r: &Row) -> Flavor {
     Flavor {
         id: int(r, "id"),
         flavorid: text(r, "flavorid").unwrap_or_default(),
@@ -80,7 +78,7 @@ enum SortValue {
     Text(Option<String>),
 }
 
-fn sort_value(r: &AnyRow, column: &str) -> SortValue {
+fn sort_value(r: &Row, column: &str) -> SortValue {
     match column {
         "rxtx_factor" => SortValue::Float(r.try_get::<f64, _>(column).unwrap_or(0.0)),
         "flavorid" | "name" | "description" | "created_at" | "updated_at" => SortValue::Text(text(r, column)),
@@ -92,7 +90,7 @@ impl Store {
     /// A flavor by its API id, with its extra specs.
     pub async fn flavor_by_flavorid(&self, flavorid: &str) -> ApiResult<Option<Flavor>> {
         let sql = format!("SELECT {COLUMNS} FROM flavors WHERE flavorid = ?");
-        let Some(row) = sqlx::query(&sql).bind(flavorid).fetch_optional(self.db().pool()).await? else {
+        let Some(row) = query(&sql).bind(flavorid).fetch_optional(self.db()).await? else {
             return Ok(None);
         };
         let mut flavor = flavor_row(&row);
@@ -106,18 +104,18 @@ impl Store {
         if flavor.is_public {
             return Ok(true);
         }
-        let row = sqlx::query("SELECT 1 AS x FROM flavor_projects WHERE flavor_id = ? AND project_id = ?")
+        let row = query("SELECT 1 AS x FROM flavor_projects WHERE flavor_id = ? AND project_id = ?")
             .bind(flavor.id)
             .bind(project_id)
-            .fetch_optional(self.db().pool())
+            .fetch_optional(self.db())
             .await?;
         Ok(row.is_some())
     }
 
     pub async fn flavor_extra_specs(&self, flavor_id: i64) -> ApiResult<BTreeMap<String, String>> {
-        let rows = sqlx::query("SELECT spec_key, spec_value FROM flavor_extra_specs WHERE flavor_id = ?")
+        let rows = query("SELECT spec_key, spec_value FROM flavor_extra_specs WHERE flavor_id = ?")
             .bind(flavor_id)
-            .fetch_all(self.db().pool())
+            .fetch_all(self.db())
             .await?;
         Ok(rows
             .iter()
@@ -156,7 +154,7 @@ impl Store {
         let (cmp, dir) = if f.descending { ("<", "DESC") } else { (">", "ASC") };
         if let Some(marker) = &f.marker {
             let sql = format!("SELECT id, {col} FROM flavors WHERE flavorid = ?");
-            let row = sqlx::query(&sql).bind(marker).fetch_optional(self.db().pool()).await?;
+            let row = query(&sql).bind(marker).fetch_optional(self.db()).await?;
             let Some(row) = row else {
                 return Err(ApiError::bad_request(format!("marker [{marker}] not found")));
             };
@@ -205,7 +203,7 @@ impl Store {
             if clauses.is_empty() { String::new() } else { format!(" WHERE {}", clauses.join(" AND ")) };
         let sql =
             format!("SELECT {COLUMNS} FROM flavors{filter} ORDER BY {col} {dir}, id {dir} LIMIT {}", f.limit);
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for b in binds {
             q = match b {
                 Bind::Int(v) => q.bind(v),
@@ -213,7 +211,7 @@ impl Store {
                 Bind::Text(v) => q.bind(v),
             };
         }
-        let rows = q.fetch_all(self.db().pool()).await?;
+        let rows = q.fetch_all(self.db()).await?;
         let mut flavors: Vec<Flavor> = rows.iter().map(flavor_row).collect();
         if !flavors.is_empty() {
             let ids: Vec<String> = flavors.iter().map(|f| f.id.to_string()).collect();
@@ -221,7 +219,7 @@ impl Store {
                 "SELECT flavor_id, spec_key, spec_value FROM flavor_extra_specs WHERE flavor_id IN ({})",
                 ids.join(",")
             );
-            let specs = sqlx::query(&sql).fetch_all(self.db().pool()).await?;
+            let specs = query(&sql).fetch_all(self.db()).await?;
             for r in &specs {
                 let fid = int(r, "flavor_id");
                 if let Some(fl) = flavors.iter_mut().find(|fl| fl.id == fid) {
@@ -239,9 +237,10 @@ impl Store {
     pub async fn create_flavor(&self, flavor: &Flavor) -> ApiResult<Flavor> {
         for _ in 0..5 {
             self.check_flavor_unique(flavor).await?;
-            let id = self.next_id("flavors").await?;
+            let mut tx = self.db().begin().await?;
+            let id = next_id(&mut tx, "flavors").await?;
             let now = time_string(Utc::now());
-            let r = sqlx::query(
+            let r = query(
                 "INSERT INTO flavors (id, flavorid, name, vcpus, memory_mb, root_gb, ephemeral_gb, swap, rxtx_factor, \
                  is_public, disabled, description, created_at, updated_at) \
                  VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -260,10 +259,13 @@ impl Store {
             .bind(&flavor.description)
             .bind(&now)
             .bind(&now)
-            .execute(self.db().pool())
+            .execute(&mut *tx)
             .await;
             match r {
-                Ok(_) => return Ok(Flavor { id, extra_specs: BTreeMap::new(), ..flavor.clone() }),
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(Flavor { id, extra_specs: BTreeMap::new(), ..flavor.clone() });
+                }
                 // Either the id raced with another insert (retry) or the name/flavorid did
                 // (the check above then says which).
                 Err(e) if is_unique_violation(&e) => continue,
@@ -274,10 +276,10 @@ impl Store {
     }
 
     async fn check_flavor_unique(&self, flavor: &Flavor) -> ApiResult<()> {
-        let row = sqlx::query("SELECT name, flavorid FROM flavors WHERE name = ? OR flavorid = ?")
+        let row = query("SELECT name, flavorid FROM flavors WHERE name = ? OR flavorid = ?")
             .bind(&flavor.name)
             .bind(&flavor.flavorid)
-            .fetch_optional(self.db().pool())
+            .fetch_optional(self.db())
             .await?;
         match row {
             Some(r) if text(&r, "name").as_deref() == Some(flavor.name.as_str()) => {
@@ -289,11 +291,11 @@ impl Store {
     }
 
     pub async fn set_flavor_description(&self, id: i64, description: Option<&str>) -> ApiResult<()> {
-        sqlx::query("UPDATE flavors SET description = ?, updated_at = ? WHERE id = ?")
+        query("UPDATE flavors SET description = ?, updated_at = ? WHERE id = ?")
             .bind(description)
             .bind(time_string(Utc::now()))
             .bind(id)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(())
     }
@@ -301,36 +303,35 @@ impl Store {
     /// Deletes a flavor with its extra specs and access list; false if there was none.
     /// Servers keep their own copy of the flavor.
     pub async fn delete_flavor(&self, flavorid: &str) -> ApiResult<bool> {
-        let mut tx = self.db().pool().begin().await?;
-        let row = sqlx::query("SELECT id FROM flavors WHERE flavorid = ?")
+        let mut tx = self.db().begin().await?;
+        let row = query("SELECT id FROM flavors WHERE flavorid = ?")
             .bind(flavorid)
             .fetch_optional(&mut *tx)
             .await?;
         let Some(row) = row else { return Ok(false) };
         let id = int(&row, "id");
-        sqlx::query("DELETE FROM flavor_extra_specs WHERE flavor_id = ?").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM flavor_projects WHERE flavor_id = ?").bind(id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM flavors WHERE id = ?").bind(id).execute(&mut *tx).await?;
+        query("DELETE FROM flavor_extra_specs WHERE flavor_id = ?").bind(id).execute(&mut *tx).await?;
+        query("DELETE FROM flavor_projects WHERE flavor_id = ?").bind(id).execute(&mut *tx).await?;
+        query("DELETE FROM flavors WHERE id = ?").bind(id).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(true)
     }
 
     /// The projects a private flavor is shared with.
     pub async fn flavor_projects(&self, flavor_id: i64) -> ApiResult<Vec<String>> {
-        let rows =
-            sqlx::query("SELECT project_id FROM flavor_projects WHERE flavor_id = ? ORDER BY project_id")
-                .bind(flavor_id)
-                .fetch_all(self.db().pool())
-                .await?;
+        let rows = query("SELECT project_id FROM flavor_projects WHERE flavor_id = ? ORDER BY project_id")
+            .bind(flavor_id)
+            .fetch_all(self.db())
+            .await?;
         Ok(rows.iter().filter_map(|r| text(r, "project_id")).collect())
     }
 
     /// Shares a flavor with a project; false if it already was.
     pub async fn add_flavor_access(&self, flavor_id: i64, project_id: &str) -> ApiResult<bool> {
-        let r = sqlx::query("INSERT INTO flavor_projects (flavor_id, project_id) VALUES (?, ?)")
+        let r = query("INSERT INTO flavor_projects (flavor_id, project_id) VALUES (?, ?)")
             .bind(flavor_id)
             .bind(project_id)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await;
         match r {
             Ok(_) => Ok(true),
@@ -341,10 +342,10 @@ impl Store {
 
     /// Stops sharing a flavor with a project; false if it was not shared.
     pub async fn remove_flavor_access(&self, flavor_id: i64, project_id: &str) -> ApiResult<bool> {
-        let r = sqlx::query("DELETE FROM flavor_projects WHERE flavor_id = ? AND project_id = ?")
+        let r = query("DELETE FROM flavor_projects WHERE flavor_id = ? AND project_id = ?")
             .bind(flavor_id)
             .bind(project_id)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(r.rows_affected() > 0)
     }
@@ -355,21 +356,21 @@ impl Store {
         flavor_id: i64,
         specs: &BTreeMap<String, String>,
     ) -> ApiResult<()> {
-        let mut tx = self.db().pool().begin().await?;
+        let mut tx = self.db().begin().await?;
         for (k, v) in specs {
-            sqlx::query("DELETE FROM flavor_extra_specs WHERE flavor_id = ? AND spec_key = ?")
+            query("DELETE FROM flavor_extra_specs WHERE flavor_id = ? AND spec_key = ?")
                 .bind(flavor_id)
                 .bind(k)
                 .execute(&mut *tx)
                 .await?;
-            sqlx::query("INSERT INTO flavor_extra_specs (flavor_id, spec_key, spec_value) VALUES (?, ?, ?)")
+            query("INSERT INTO flavor_extra_specs (flavor_id, spec_key, spec_value) VALUES (?, ?, ?)")
                 .bind(flavor_id)
                 .bind(k)
                 .bind(v)
                 .execute(&mut *tx)
                 .await?;
         }
-        sqlx::query("UPDATE flavors SET updated_at = ? WHERE id = ?")
+        query("UPDATE flavors SET updated_at = ? WHERE id = ?")
             .bind(time_string(Utc::now()))
             .bind(flavor_id)
             .execute(&mut *tx)
@@ -380,10 +381,10 @@ impl Store {
 
     /// Removes one extra spec; false if the flavor had no such key.
     pub async fn delete_flavor_extra_spec(&self, flavor_id: i64, key: &str) -> ApiResult<bool> {
-        let r = sqlx::query("DELETE FROM flavor_extra_specs WHERE flavor_id = ? AND spec_key = ?")
+        let r = query("DELETE FROM flavor_extra_specs WHERE flavor_id = ? AND spec_key = ?")
             .bind(flavor_id)
             .bind(key)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(r.rows_affected() > 0)
     }

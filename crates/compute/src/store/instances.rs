@@ -3,12 +3,10 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
-use sqlx::Row;
-use stratus_core::db::{int, text, time_string};
+use stratus_core::db::{int, query, text, time_string, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
-use super::{opt_time, time, Store};
+use super::{next_id, opt_time, time, Store};
 use crate::model::{Fault, Flavor, Instance, PowerState, TaskState, VmState};
 use crate::quota::Usage;
 
@@ -18,11 +16,11 @@ const COLUMNS: &str = "uuid, display_name, hostname, description, project_id, us
     locked_by, locked_reason, access_ip_v4, access_ip_v6, config_drive, progress, launch_index, reservation_id, \
     server_group, scheduler_hints, launched_at, terminated_at, created_at, updated_at, deleted_at, deleted";
 
-fn json_col<T: serde::de::DeserializeOwned>(row: &AnyRow, col: &str) -> Option<T> {
+fn json_col<T: serde::de::DeserializeOwned>(row: &Row, col: &str) -> Option<T> {
     text(row, col).and_then(|s| serde_json::from_str(&s).ok())
 }
 
-fn instance_row(row: &AnyRow) -> Instance {
+fn instance_row(row: &Row) -> Instance {
     Instance {
         uuid: text(row, "uuid").unwrap_or_default(),
         display_name: text(row, "display_name").unwrap_or_default(),
@@ -139,7 +137,7 @@ impl Store {
             "INSERT INTO instances ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
              ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
         );
-        sqlx::query(&sql)
+        query(&sql)
             .bind(&i.uuid)
             .bind(&i.display_name)
             .bind(&i.hostname)
@@ -183,7 +181,7 @@ impl Store {
             .bind(time_string(i.updated_at))
             .bind(i.deleted_at.map(time_string))
             .bind(i.deleted as i64)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(())
     }
@@ -191,7 +189,7 @@ impl Store {
     /// A live (not deleted) instance.
     pub async fn instance(&self, uuid: &str) -> ApiResult<Option<Instance>> {
         let sql = format!("SELECT {COLUMNS} FROM instances WHERE uuid = ? AND deleted = 0");
-        let row = sqlx::query(&sql).bind(uuid).fetch_optional(self.db().pool()).await?;
+        let row = query(&sql).bind(uuid).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(instance_row))
     }
 
@@ -259,14 +257,14 @@ impl Store {
         if let Some(l) = limit {
             sql.push_str(&format!(" LIMIT {l}"));
         }
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for p in params {
             q = match p {
                 Param::Text(t) => q.bind(t),
                 Param::Int(i) => q.bind(i),
             };
         }
-        let rows = q.fetch_all(self.db().pool()).await?;
+        let rows = q.fetch_all(self.db()).await?;
         let mut out: Vec<Instance> = rows.iter().map(instance_row).collect();
         if let Some(flavor) = &f.flavor_id {
             out.retain(|i| &i.flavor.flavorid == flavor);
@@ -277,7 +275,7 @@ impl Store {
     /// Any instance row, deleted or not (for markers and instance actions of deleted servers).
     pub async fn instance_any(&self, uuid: &str) -> ApiResult<Option<Instance>> {
         let sql = format!("SELECT {COLUMNS} FROM instances WHERE uuid = ?");
-        let row = sqlx::query(&sql).bind(uuid).fetch_optional(self.db().pool()).await?;
+        let row = query(&sql).bind(uuid).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(instance_row))
     }
 
@@ -388,14 +386,14 @@ impl Store {
             }
             sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
         }
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for p in params {
             q = match p {
                 Param::Text(t) => q.bind(t),
                 Param::Int(i) => q.bind(i),
             };
         }
-        let done = q.execute(self.db().pool()).await?;
+        let done = q.execute(self.db()).await?;
         Ok(done.rows_affected() == 1)
     }
 
@@ -403,12 +401,12 @@ impl Store {
     pub async fn instance_usage(&self, project_id: &str) -> ApiResult<Usage> {
         // Summed by the database; the sums come back as text because MariaDB's SUM is a
         // DECIMAL, which the portable row readers do not decode.
-        let row = sqlx::query(
+        let row = query(
             "SELECT CAST(COUNT(*) AS CHAR) AS n, CAST(COALESCE(SUM(vcpus), 0) AS CHAR) AS cores, \
              CAST(COALESCE(SUM(memory_mb), 0) AS CHAR) AS ram FROM instances WHERE project_id = ? AND deleted = 0",
         )
         .bind(project_id)
-        .fetch_one(self.db().pool())
+        .fetch_one(self.db())
         .await?;
         let number = |col: &str| -> ApiResult<i64> {
             let t = text(&row, col).unwrap_or_default();
@@ -422,14 +420,14 @@ impl Store {
     /// Live instances on a host (for the power-state sync and host-level views).
     pub async fn instances_on_host(&self, host: &str) -> ApiResult<Vec<Instance>> {
         let sql = format!("SELECT {COLUMNS} FROM instances WHERE host = ? AND deleted = 0");
-        let rows = sqlx::query(&sql).bind(host).fetch_all(self.db().pool()).await?;
+        let rows = query(&sql).bind(host).fetch_all(self.db()).await?;
         Ok(rows.iter().map(instance_row).collect())
     }
 
     /// Live instances stuck in a task (after a restart of the controller).
     pub async fn instances_in_task(&self) -> ApiResult<Vec<Instance>> {
         let sql = format!("SELECT {COLUMNS} FROM instances WHERE task_state IS NOT NULL AND deleted = 0");
-        let rows = sqlx::query(&sql).fetch_all(self.db().pool()).await?;
+        let rows = query(&sql).fetch_all(self.db()).await?;
         Ok(rows.iter().map(instance_row).collect())
     }
 
@@ -439,14 +437,14 @@ impl Store {
             "SELECT {COLUMNS} FROM instances WHERE vm_state = 'resized' AND task_state IS NULL \
              AND deleted = 0 AND updated_at < ?"
         );
-        let rows = sqlx::query(&sql).bind(time_string(before)).fetch_all(self.db().pool()).await?;
+        let rows = query(&sql).bind(time_string(before)).fetch_all(self.db()).await?;
         Ok(rows.iter().map(instance_row).collect())
     }
 
     // --- faults ---
 
     pub async fn add_fault(&self, uuid: &str, code: i64, message: &str, host: Option<&str>) -> ApiResult<()> {
-        sqlx::query(
+        query(
             "INSERT INTO instance_faults (instance_uuid, code, message, details, host, created_at) \
              VALUES (?, ?, ?, NULL, ?, ?)",
         )
@@ -455,7 +453,7 @@ impl Store {
         .bind(message)
         .bind(host)
         .bind(stratus_core::db::now_string())
-        .execute(self.db().pool())
+        .execute(self.db())
         .await?;
         Ok(())
     }
@@ -469,11 +467,11 @@ impl Store {
                  WHERE instance_uuid IN ({}) ORDER BY created_at",
                 placeholders(chunk.len())
             );
-            let mut q = sqlx::query(&sql);
+            let mut q = query(&sql);
             for u in chunk {
                 q = q.bind(u);
             }
-            for r in q.fetch_all(self.db().pool()).await? {
+            for r in q.fetch_all(self.db()).await? {
                 let fault = Fault {
                     code: int(&r, "code"),
                     message: text(&r, "message").unwrap_or_default(),
@@ -499,7 +497,7 @@ impl Store {
     ) -> ApiResult<String> {
         let id = uuid::Uuid::new_v4().to_string();
         let now = stratus_core::db::now_string();
-        sqlx::query(
+        query(
             "INSERT INTO instance_actions (id, request_id, instance_uuid, action, user_id, project_id, message, \
              start_time, finish_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)",
         )
@@ -511,13 +509,13 @@ impl Store {
         .bind(project_id)
         .bind(&now)
         .bind(&now)
-        .execute(self.db().pool())
+        .execute(self.db())
         .await?;
         Ok(id)
     }
 
     pub async fn start_event(&self, action_id: &str, event: &str, host: Option<&str>) -> ApiResult<()> {
-        sqlx::query(
+        query(
             "INSERT INTO instance_action_events (action_id, event, host, result, traceback, details, start_time, \
              finish_time) VALUES (?, ?, ?, NULL, NULL, NULL, ?, NULL)",
         )
@@ -525,7 +523,7 @@ impl Store {
         .bind(event)
         .bind(host)
         .bind(stratus_core::db::now_string())
-        .execute(self.db().pool())
+        .execute(self.db())
         .await?;
         Ok(())
     }
@@ -549,7 +547,7 @@ impl Store {
         if started.is_some() {
             sql.push_str(", (?, ?, NULL, NULL, NULL, NULL, ?, NULL)");
         }
-        let mut q = sqlx::query(&sql)
+        let mut q = query(&sql)
             .bind(action_id)
             .bind(event)
             .bind(result)
@@ -559,7 +557,7 @@ impl Store {
         if let Some((other, at)) = started {
             q = q.bind(action_id).bind(other).bind(time_string(at));
         }
-        q.execute(self.db().pool()).await?;
+        q.execute(self.db()).await?;
         Ok(())
     }
 
@@ -577,21 +575,21 @@ impl Store {
             "UPDATE instance_action_events SET result = ?, details = ?, finish_time = ? \
              WHERE action_id = ? AND event IN ({marks}) AND finish_time IS NULL"
         );
-        let mut q = sqlx::query(&sql).bind(result).bind(error).bind(&now).bind(action_id);
+        let mut q = query(&sql).bind(result).bind(error).bind(&now).bind(action_id);
         for e in events {
             q = q.bind(*e);
         }
-        q.execute(self.db().pool()).await?;
+        q.execute(self.db()).await?;
         self.finish_action(action_id, &now, error.is_some()).await
     }
 
     async fn finish_action(&self, action_id: &str, now: &str, failed: bool) -> ApiResult<()> {
-        sqlx::query("UPDATE instance_actions SET finish_time = ?, updated_at = ?, message = COALESCE(?, message) WHERE id = ?")
+        query("UPDATE instance_actions SET finish_time = ?, updated_at = ?, message = COALESCE(?, message) WHERE id = ?")
             .bind(now)
             .bind(now)
             .bind(failed.then_some("Error"))
             .bind(action_id)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(())
     }
@@ -602,35 +600,35 @@ impl Store {
     }
 
     pub async fn actions(&self, uuid: &str) -> ApiResult<Vec<InstanceAction>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT id, request_id, instance_uuid, action, user_id, project_id, message, start_time, updated_at \
              FROM instance_actions WHERE instance_uuid = ? ORDER BY start_time DESC, id DESC",
         )
         .bind(uuid)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db())
         .await?;
         Ok(rows.iter().map(action_row).collect())
     }
 
     pub async fn action(&self, uuid: &str, request_id: &str) -> ApiResult<Option<InstanceAction>> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT id, request_id, instance_uuid, action, user_id, project_id, message, start_time, updated_at \
              FROM instance_actions WHERE instance_uuid = ? AND request_id = ?",
         )
         .bind(uuid)
         .bind(request_id)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db())
         .await?;
         Ok(row.as_ref().map(action_row))
     }
 
     pub async fn events(&self, action_id: &str) -> ApiResult<Vec<ActionEvent>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT event, host, result, details, start_time, finish_time FROM instance_action_events \
              WHERE action_id = ? ORDER BY start_time",
         )
         .bind(action_id)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db())
         .await?;
         Ok(rows
             .iter()
@@ -649,9 +647,10 @@ impl Store {
 
     pub async fn create_migration(&self, m: &Migration) -> ApiResult<i64> {
         for _ in 0..5 {
-            let id = self.next_id("migrations").await?;
+            let mut tx = self.db().begin().await?;
+            let id = next_id(&mut tx, "migrations").await?;
             let now = stratus_core::db::now_string();
-            let r = sqlx::query(
+            let r = query(
                 "INSERT INTO migrations (id, uuid, instance_uuid, migration_type, source_compute, dest_compute, \
                  source_node, dest_node, old_flavor_id, new_flavor_id, status, user_id, project_id, created_at, \
                  updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -671,10 +670,13 @@ impl Store {
             .bind(&m.project_id)
             .bind(&now)
             .bind(&now)
-            .execute(self.db().pool())
+            .execute(&mut *tx)
             .await;
             match r {
-                Ok(_) => return Ok(id),
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(id);
+                }
                 Err(e) if stratus_core::db::is_unique_violation(&e) => continue,
                 Err(e) => return Err(e.into()),
             }
@@ -683,11 +685,11 @@ impl Store {
     }
 
     pub async fn set_migration_status(&self, uuid: &str, status: &str) -> ApiResult<()> {
-        sqlx::query("UPDATE migrations SET status = ?, updated_at = ? WHERE uuid = ?")
+        query("UPDATE migrations SET status = ?, updated_at = ? WHERE uuid = ?")
             .bind(status)
             .bind(stratus_core::db::now_string())
             .bind(uuid)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(())
     }
@@ -723,11 +725,11 @@ impl Store {
         if let Some(limit) = f.limit {
             sql.push_str(&format!(" LIMIT {limit}"));
         }
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for b in &binds {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(self.db().pool()).await?;
+        let rows = q.fetch_all(self.db()).await?;
         Ok(rows
             .iter()
             .map(|r| MigrationRow {
@@ -743,20 +745,20 @@ impl Store {
 
     /// The migration of an instance in a given status (e.g. the `finished` one to confirm).
     pub async fn migration_in(&self, instance_uuid: &str, status: &str) -> ApiResult<Option<Migration>> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT uuid, instance_uuid, migration_type, source_compute, dest_compute, old_flavor_id, \
              new_flavor_id, status, user_id, project_id, created_at, updated_at FROM migrations \
              WHERE instance_uuid = ? AND status = ? ORDER BY created_at DESC",
         )
         .bind(instance_uuid)
         .bind(status)
-        .fetch_optional(self.db().pool())
+        .fetch_optional(self.db())
         .await?;
         Ok(row.as_ref().map(migration_row))
     }
 }
 
-fn migration_row(r: &AnyRow) -> Migration {
+fn migration_row(r: &Row) -> Migration {
     Migration {
         uuid: text(r, "uuid").unwrap_or_default(),
         instance_uuid: text(r, "instance_uuid").unwrap_or_default(),
@@ -771,7 +773,7 @@ fn migration_row(r: &AnyRow) -> Migration {
     }
 }
 
-fn action_row(r: &AnyRow) -> InstanceAction {
+fn action_row(r: &Row) -> InstanceAction {
     InstanceAction {
         id: text(r, "id").unwrap_or_default(),
         request_id: text(r, "request_id").unwrap_or_default(),
@@ -855,10 +857,10 @@ pub struct Migration {
 impl Store {
     /// What live servers use on each host: (vcpus, memory_mb, root_gb), for explanations.
     pub async fn host_usage(&self) -> ApiResult<std::collections::HashMap<String, (i64, i64, i64)>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT host, vcpus, memory_mb, root_gb FROM instances WHERE deleted = 0 AND host IS NOT NULL",
         )
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db())
         .await?;
         let mut out: std::collections::HashMap<String, (i64, i64, i64)> = std::collections::HashMap::new();
         for r in &rows {
@@ -874,9 +876,9 @@ impl Store {
 impl Store {
     /// A deleted server leaves its server group.
     pub async fn remove_group_member(&self, instance_uuid: &str) -> ApiResult<()> {
-        sqlx::query("DELETE FROM server_group_members WHERE instance_uuid = ?")
+        query("DELETE FROM server_group_members WHERE instance_uuid = ?")
             .bind(instance_uuid)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(())
     }

@@ -1,7 +1,6 @@
 //! Key pairs, which belong to a user (not a project).
 
-use sqlx::any::AnyRow;
-use stratus_core::db::{int, is_unique_violation, text, time_string};
+use stratus_core::db::{int, is_unique_violation, query, text, time_string, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
 use super::{time, Store};
@@ -9,7 +8,7 @@ use crate::model::KeyPair;
 
 const COLUMNS: &str = "user_id, name, fingerprint, public_key, key_type, created_at";
 
-fn keypair_row(r: &AnyRow) -> KeyPair {
+fn keypair_row(r: &Row) -> KeyPair {
     KeyPair {
         user_id: text(r, "user_id").unwrap_or_default(),
         name: text(r, "name").unwrap_or_default(),
@@ -24,7 +23,7 @@ impl Store {
     /// A user's key pair by name (what server create looks up for `key_name`).
     pub async fn keypair(&self, user_id: &str, name: &str) -> ApiResult<Option<KeyPair>> {
         let sql = format!("SELECT {COLUMNS} FROM key_pairs WHERE user_id = ? AND name = ?");
-        let row = sqlx::query(&sql).bind(user_id).bind(name).fetch_optional(self.db().pool()).await?;
+        let row = query(&sql).bind(user_id).bind(name).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(keypair_row))
     }
 
@@ -44,22 +43,21 @@ impl Store {
         let limit = limit.map(|l| format!(" LIMIT {l}")).unwrap_or_default();
         let sql =
             format!("SELECT {COLUMNS} FROM key_pairs WHERE user_id = ? AND name > ? ORDER BY name{limit}");
-        let rows =
-            sqlx::query(&sql).bind(user_id).bind(marker.unwrap_or("")).fetch_all(self.db().pool()).await?;
+        let rows = query(&sql).bind(user_id).bind(marker.unwrap_or("")).fetch_all(self.db()).await?;
         Ok(rows.iter().map(keypair_row).collect())
     }
 
     pub async fn count_keypairs(&self, user_id: &str) -> ApiResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM key_pairs WHERE user_id = ?")
+        let row = query("SELECT COUNT(*) AS n FROM key_pairs WHERE user_id = ?")
             .bind(user_id)
-            .fetch_one(self.db().pool())
+            .fetch_one(self.db())
             .await?;
         Ok(int(&row, "n"))
     }
 
     /// Stores a key pair; 409 if the user has one of that name.
     pub async fn create_keypair(&self, k: &KeyPair) -> ApiResult<()> {
-        sqlx::query(
+        query(
             "INSERT INTO key_pairs (user_id, name, fingerprint, public_key, key_type, created_at) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -69,7 +67,7 @@ impl Store {
         .bind(&k.public_key)
         .bind(&k.key_type)
         .bind(time_string(k.created_at))
-        .execute(self.db().pool())
+        .execute(self.db())
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -83,10 +81,10 @@ impl Store {
 
     /// Deletes a key pair; false if there was none.
     pub async fn delete_keypair(&self, user_id: &str, name: &str) -> ApiResult<bool> {
-        let r = sqlx::query("DELETE FROM key_pairs WHERE user_id = ? AND name = ?")
+        let r = query("DELETE FROM key_pairs WHERE user_id = ? AND name = ?")
             .bind(user_id)
             .bind(name)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
         Ok(r.rows_affected() > 0)
     }

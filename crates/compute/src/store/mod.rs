@@ -19,8 +19,7 @@ pub use instances::{
 };
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
-use stratus_core::db::{parse_time, text, Db};
+use stratus_core::db::{parse_time, query, text, Db, Row, Tx};
 use stratus_core::error::ApiResult;
 
 #[derive(Clone)]
@@ -38,21 +37,20 @@ impl Store {
         &self.db
     }
 
-    /// The next free id of a table with a BIGINT `id` (portable: no AUTOINCREMENT syntax).
-    /// Callers insert with it and retry on a unique violation.
-    pub async fn next_id(&self, table: &'static str) -> ApiResult<i64> {
-        use sqlx::Row;
-        let row = sqlx::query(&format!("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM {table}"))
-            .fetch_one(self.db.pool())
-            .await?;
-        Ok(row.try_get::<i64, _>("n").unwrap_or(1))
-    }
 }
 
-pub(crate) fn time(row: &AnyRow, col: &str) -> DateTime<Utc> {
+/// The next free id of a table with a BIGINT `id` (portable: no AUTOINCREMENT syntax), read
+/// in the transaction that inserts with it: on SQLite that serializes the inserts (no two
+/// read the same id); on MariaDB callers still retry on a unique violation.
+pub(crate) async fn next_id(tx: &mut Tx, table: &'static str) -> ApiResult<i64> {
+    let row = query(format!("SELECT COALESCE(MAX(id), 0) + 1 AS n FROM {table}")).fetch_one(tx).await?;
+    Ok(row.try_get::<i64, _>("n").unwrap_or(1))
+}
+
+pub(crate) fn time(row: &Row, col: &str) -> DateTime<Utc> {
     text(row, col).as_deref().and_then(parse_time).unwrap_or_default()
 }
 
-pub(crate) fn opt_time(row: &AnyRow, col: &str) -> Option<DateTime<Utc>> {
+pub(crate) fn opt_time(row: &Row, col: &str) -> Option<DateTime<Utc>> {
     text(row, col).as_deref().and_then(parse_time)
 }

@@ -3,7 +3,7 @@
 
 use std::collections::BTreeMap;
 
-use stratus_core::db::{int, text};
+use stratus_core::db::{int, query, text};
 use stratus_core::error::ApiResult;
 
 use super::Store;
@@ -47,13 +47,13 @@ impl Store {
         project_id: &str,
         class: &str,
     ) -> ApiResult<(BTreeMap<String, i64>, BTreeMap<String, i64>)> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT 1 AS of_project, resource, hard_limit FROM quotas WHERE project_id = ? \
              UNION ALL SELECT 0, resource, hard_limit FROM quota_classes WHERE class_name = ?",
         )
         .bind(project_id)
         .bind(class)
-        .fetch_all(self.db().pool())
+        .fetch_all(self.db())
         .await?;
         let (mut project, mut class) = (BTreeMap::new(), BTreeMap::new());
         for r in &rows {
@@ -65,9 +65,9 @@ impl Store {
 
     async fn limits_of(&self, of: LimitsOf, owner: &str) -> ApiResult<BTreeMap<String, i64>> {
         let (table, key) = of.table();
-        let rows = sqlx::query(&format!("SELECT resource, hard_limit FROM {table} WHERE {key} = ?"))
+        let rows = query(format!("SELECT resource, hard_limit FROM {table} WHERE {key} = ?"))
             .bind(owner)
-            .fetch_all(self.db().pool())
+            .fetch_all(self.db())
             .await?;
         Ok(rows.iter().map(|r| (text(r, "resource").unwrap_or_default(), int(r, "hard_limit"))).collect())
     }
@@ -81,10 +81,10 @@ impl Store {
         let (table, key) = of.table();
         let delete = format!("DELETE FROM {table} WHERE {key} = ? AND resource = ?");
         let insert = format!("INSERT INTO {table} ({key}, resource, hard_limit) VALUES (?, ?, ?)");
-        let mut tx = self.db().pool().begin().await?;
+        let mut tx = self.db().begin().await?;
         for (resource, limit) in limits {
-            sqlx::query(&delete).bind(owner).bind(resource).execute(&mut *tx).await?;
-            sqlx::query(&insert).bind(owner).bind(resource).bind(limit).execute(&mut *tx).await?;
+            query(&delete).bind(owner).bind(resource).execute(&mut *tx).await?;
+            query(&insert).bind(owner).bind(resource).bind(limit).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -92,10 +92,7 @@ impl Store {
 
     /// Forgets every limit set for a project: it has the defaults again.
     pub async fn delete_quota_limits(&self, project_id: &str) -> ApiResult<()> {
-        sqlx::query("DELETE FROM quotas WHERE project_id = ?")
-            .bind(project_id)
-            .execute(self.db().pool())
-            .await?;
+        query("DELETE FROM quotas WHERE project_id = ?").bind(project_id).execute(self.db()).await?;
         Ok(())
     }
 }

@@ -2,8 +2,7 @@
 
 use std::collections::HashMap;
 
-use sqlx::any::AnyRow;
-use stratus_core::db::{int, is_unique_violation, text, time_string};
+use stratus_core::db::{int, is_unique_violation, query, text, time_string, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
 use super::{time, Store};
@@ -11,7 +10,7 @@ use crate::model::{ServerGroup, ServerGroupPolicy};
 
 const COLUMNS: &str = "uuid, name, project_id, user_id, policy, rules, created_at";
 
-fn group_row(r: &AnyRow) -> ServerGroup {
+fn group_row(r: &Row) -> ServerGroup {
     let rules: serde_json::Value =
         text(r, "rules").and_then(|t| serde_json::from_str(&t).ok()).unwrap_or_default();
     ServerGroup {
@@ -33,7 +32,7 @@ impl Store {
     /// A server group with its members.
     pub async fn server_group(&self, uuid: &str) -> ApiResult<Option<ServerGroup>> {
         let sql = format!("SELECT {COLUMNS} FROM server_groups WHERE uuid = ?");
-        let Some(row) = sqlx::query(&sql).bind(uuid).fetch_optional(self.db().pool()).await? else {
+        let Some(row) = query(&sql).bind(uuid).fetch_optional(self.db()).await? else {
             return Ok(None);
         };
         let mut groups = vec![group_row(&row)];
@@ -48,11 +47,11 @@ impl Store {
                 let sql = format!(
                     "SELECT {COLUMNS} FROM server_groups WHERE project_id = ? ORDER BY created_at, uuid"
                 );
-                sqlx::query(&sql).bind(p).fetch_all(self.db().pool()).await?
+                query(&sql).bind(p).fetch_all(self.db()).await?
             }
             None => {
                 let sql = format!("SELECT {COLUMNS} FROM server_groups ORDER BY created_at, uuid");
-                sqlx::query(&sql).fetch_all(self.db().pool()).await?
+                query(&sql).fetch_all(self.db()).await?
             }
         };
         let mut groups: Vec<ServerGroup> = rows.iter().map(group_row).collect();
@@ -71,12 +70,12 @@ impl Store {
              LEFT JOIN instances i ON i.uuid = m.instance_uuid \
              WHERE m.group_uuid IN ({marks}) AND (i.uuid IS NULL OR i.deleted = 0) ORDER BY m.instance_uuid"
         );
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for g in groups.iter() {
             q = q.bind(&g.uuid);
         }
         let mut by_group: HashMap<String, Vec<String>> = HashMap::new();
-        for r in q.fetch_all(self.db().pool()).await? {
+        for r in q.fetch_all(self.db()).await? {
             by_group
                 .entry(text(&r, "group_uuid").unwrap_or_default())
                 .or_default()
@@ -93,7 +92,7 @@ impl Store {
             Some(n) => serde_json::json!({ "max_server_per_host": n }),
             None => serde_json::json!({}),
         };
-        sqlx::query(
+        query(
             "INSERT INTO server_groups (uuid, name, project_id, user_id, policy, rules, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?)",
         )
@@ -104,7 +103,7 @@ impl Store {
         .bind(g.policy.as_str())
         .bind(rules.to_string())
         .bind(time_string(g.created_at))
-        .execute(self.db().pool())
+        .execute(self.db())
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -118,22 +117,19 @@ impl Store {
 
     /// Deletes a group and its member list; false if there was none.
     pub async fn delete_server_group(&self, uuid: &str) -> ApiResult<bool> {
-        let mut tx = self.db().pool().begin().await?;
-        sqlx::query("DELETE FROM server_group_members WHERE group_uuid = ?")
-            .bind(uuid)
-            .execute(&mut *tx)
-            .await?;
-        let r = sqlx::query("DELETE FROM server_groups WHERE uuid = ?").bind(uuid).execute(&mut *tx).await?;
+        let mut tx = self.db().begin().await?;
+        query("DELETE FROM server_group_members WHERE group_uuid = ?").bind(uuid).execute(&mut *tx).await?;
+        let r = query("DELETE FROM server_groups WHERE uuid = ?").bind(uuid).execute(&mut *tx).await?;
         tx.commit().await?;
         Ok(r.rows_affected() > 0)
     }
 
     /// Makes a server a member of a group (again is fine).
     pub async fn add_group_member(&self, group_uuid: &str, instance_uuid: &str) -> ApiResult<()> {
-        let r = sqlx::query("INSERT INTO server_group_members (group_uuid, instance_uuid) VALUES (?, ?)")
+        let r = query("INSERT INTO server_group_members (group_uuid, instance_uuid) VALUES (?, ?)")
             .bind(group_uuid)
             .bind(instance_uuid)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await;
         match r {
             Ok(_) => Ok(()),
@@ -143,22 +139,22 @@ impl Store {
     }
 
     pub async fn count_server_groups(&self, project_id: &str) -> ApiResult<i64> {
-        let row = sqlx::query("SELECT COUNT(*) AS n FROM server_groups WHERE project_id = ?")
+        let row = query("SELECT COUNT(*) AS n FROM server_groups WHERE project_id = ?")
             .bind(project_id)
-            .fetch_one(self.db().pool())
+            .fetch_one(self.db())
             .await?;
         Ok(int(&row, "n"))
     }
 
     /// How many live servers of a user are in a group (the `server_group_members` quota).
     pub async fn count_group_members_of_user(&self, group_uuid: &str, user_id: &str) -> ApiResult<i64> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT COUNT(*) AS n FROM server_group_members m JOIN instances i ON i.uuid = m.instance_uuid \
              WHERE m.group_uuid = ? AND i.user_id = ? AND i.deleted = 0",
         )
         .bind(group_uuid)
         .bind(user_id)
-        .fetch_one(self.db().pool())
+        .fetch_one(self.db())
         .await?;
         Ok(int(&row, "n"))
     }

@@ -1,10 +1,9 @@
 //! Services (`nova-compute` agents and their heartbeats) and compute nodes (hypervisors).
 
-use sqlx::any::AnyRow;
-use stratus_core::db::{int, is_unique_violation, now_string, text};
+use stratus_core::db::{int, is_unique_violation, now_string, query, text, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
-use super::{opt_time, time, Store};
+use super::{next_id, opt_time, time, Store};
 use crate::model::{ComputeNode, Service};
 
 const SERVICE_COLUMNS: &str =
@@ -14,7 +13,7 @@ const NODE_COLUMNS: &str =
     "id, uuid, host, hypervisor_hostname, hypervisor_type, hypervisor_version, vcpus, \
     memory_mb, local_gb, cpu_arch, vm_modes, host_ip";
 
-fn service_row(r: &AnyRow) -> Service {
+fn service_row(r: &Row) -> Service {
     Service {
         id: int(r, "id"),
         uuid: text(r, "uuid").unwrap_or_default(),
@@ -31,7 +30,7 @@ fn service_row(r: &AnyRow) -> Service {
     }
 }
 
-fn node_row(r: &AnyRow) -> ComputeNode {
+fn node_row(r: &Row) -> ComputeNode {
     ComputeNode {
         id: int(r, "id"),
         uuid: text(r, "uuid").unwrap_or_default(),
@@ -56,19 +55,19 @@ fn node_row(r: &AnyRow) -> ComputeNode {
 impl Store {
     pub async fn services(&self) -> ApiResult<Vec<Service>> {
         let sql = format!("SELECT {SERVICE_COLUMNS} FROM services ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(self.db().pool()).await?;
+        let rows = query(&sql).fetch_all(self.db()).await?;
         Ok(rows.iter().map(service_row).collect())
     }
 
     pub async fn service(&self, id: &str) -> ApiResult<Option<Service>> {
         let sql = format!("SELECT {SERVICE_COLUMNS} FROM services WHERE uuid = ? OR CAST(id AS CHAR) = ?");
-        let row = sqlx::query(&sql).bind(id).bind(id).fetch_optional(self.db().pool()).await?;
+        let row = query(&sql).bind(id).bind(id).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(service_row))
     }
 
     pub async fn service_by_host(&self, host: &str, binary: &str) -> ApiResult<Option<Service>> {
         let sql = format!("SELECT {SERVICE_COLUMNS} FROM services WHERE host = ? AND service_binary = ?");
-        let row = sqlx::query(&sql).bind(host).bind(binary).fetch_optional(self.db().pool()).await?;
+        let row = query(&sql).bind(host).bind(binary).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(service_row))
     }
 
@@ -82,7 +81,7 @@ impl Store {
         zone: &str,
     ) -> ApiResult<Service> {
         let now = now_string();
-        let updated = sqlx::query(
+        let updated = query(
             "UPDATE services SET last_seen_up = ?, updated_at = ?, report_count = report_count + 1 \
              WHERE host = ? AND service_binary = ?",
         )
@@ -90,12 +89,13 @@ impl Store {
         .bind(&now)
         .bind(host)
         .bind(binary)
-        .execute(self.db().pool())
+        .execute(self.db())
         .await?;
         if updated.rows_affected() == 0 {
             for _ in 0..5 {
-                let id = self.next_id("services").await?;
-                let r = sqlx::query(
+                let mut tx = self.db().begin().await?;
+                let id = next_id(&mut tx, "services").await?;
+                let r = query(
                     "INSERT INTO services (id, uuid, host, service_binary, topic, availability_zone, disabled, \
                      disabled_reason, forced_down, report_count, last_seen_up, created_at, updated_at) \
                      VALUES (?, ?, ?, ?, ?, ?, 0, NULL, 0, 1, ?, ?, ?)",
@@ -109,10 +109,13 @@ impl Store {
                 .bind(&now)
                 .bind(&now)
                 .bind(&now)
-                .execute(self.db().pool())
+                .execute(&mut *tx)
                 .await;
                 match r {
-                    Ok(_) => break,
+                    Ok(_) => {
+                        tx.commit().await?;
+                        break;
+                    }
                     Err(e) if is_unique_violation(&e) => continue,
                     Err(e) => return Err(e.into()),
                 }
@@ -128,22 +131,20 @@ impl Store {
         forced_down: Option<bool>,
     ) -> ApiResult<()> {
         if let Some((disabled, reason)) = disabled {
-            sqlx::query(
-                "UPDATE services SET disabled = ?, disabled_reason = ?, updated_at = ? WHERE uuid = ?",
-            )
-            .bind(disabled as i64)
-            .bind(reason)
-            .bind(now_string())
-            .bind(uuid)
-            .execute(self.db().pool())
-            .await?;
+            query("UPDATE services SET disabled = ?, disabled_reason = ?, updated_at = ? WHERE uuid = ?")
+                .bind(disabled as i64)
+                .bind(reason)
+                .bind(now_string())
+                .bind(uuid)
+                .execute(self.db())
+                .await?;
         }
         if let Some(down) = forced_down {
-            sqlx::query("UPDATE services SET forced_down = ?, updated_at = ? WHERE uuid = ?")
+            query("UPDATE services SET forced_down = ?, updated_at = ? WHERE uuid = ?")
                 .bind(down as i64)
                 .bind(now_string())
                 .bind(uuid)
-                .execute(self.db().pool())
+                .execute(self.db())
                 .await?;
         }
         Ok(())
@@ -151,25 +152,22 @@ impl Store {
 
     pub async fn delete_service(&self, uuid: &str) -> ApiResult<()> {
         let svc = self.service(uuid).await?;
-        sqlx::query("DELETE FROM services WHERE uuid = ?").bind(uuid).execute(self.db().pool()).await?;
+        query("DELETE FROM services WHERE uuid = ?").bind(uuid).execute(self.db()).await?;
         if let Some(svc) = svc {
-            sqlx::query("DELETE FROM compute_nodes WHERE host = ?")
-                .bind(&svc.host)
-                .execute(self.db().pool())
-                .await?;
+            query("DELETE FROM compute_nodes WHERE host = ?").bind(&svc.host).execute(self.db()).await?;
         }
         Ok(())
     }
 
     pub async fn compute_nodes(&self) -> ApiResult<Vec<ComputeNode>> {
         let sql = format!("SELECT {NODE_COLUMNS} FROM compute_nodes ORDER BY id");
-        let rows = sqlx::query(&sql).fetch_all(self.db().pool()).await?;
+        let rows = query(&sql).fetch_all(self.db()).await?;
         Ok(rows.iter().map(node_row).collect())
     }
 
     pub async fn compute_node(&self, id: &str) -> ApiResult<Option<ComputeNode>> {
         let sql = format!("SELECT {NODE_COLUMNS} FROM compute_nodes WHERE uuid = ? OR CAST(id AS CHAR) = ?");
-        let row = sqlx::query(&sql).bind(id).bind(id).fetch_optional(self.db().pool()).await?;
+        let row = query(&sql).bind(id).bind(id).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(node_row))
     }
 
@@ -182,7 +180,7 @@ impl Store {
             if same {
                 return Ok(false);
             }
-            sqlx::query(
+            query(
                 "UPDATE compute_nodes SET host = ?, hypervisor_hostname = ?, hypervisor_type = ?, \
                  hypervisor_version = ?, vcpus = ?, memory_mb = ?, local_gb = ?, cpu_arch = ?, vm_modes = ?, \
                  host_ip = ?, updated_at = ? WHERE uuid = ?",
@@ -199,13 +197,14 @@ impl Store {
             .bind(&n.host_ip)
             .bind(&now)
             .bind(&n.uuid)
-            .execute(self.db().pool())
+            .execute(self.db())
             .await?;
             return Ok(true);
         }
         for _ in 0..5 {
-            let id = self.next_id("compute_nodes").await?;
-            let r = sqlx::query(
+            let mut tx = self.db().begin().await?;
+            let id = next_id(&mut tx, "compute_nodes").await?;
+            let r = query(
                 "INSERT INTO compute_nodes (id, uuid, host, hypervisor_hostname, hypervisor_type, \
                  hypervisor_version, vcpus, memory_mb, local_gb, cpu_arch, vm_modes, host_ip, created_at, \
                  updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -224,10 +223,13 @@ impl Store {
             .bind(&n.host_ip)
             .bind(&now)
             .bind(&now)
-            .execute(self.db().pool())
+            .execute(&mut *tx)
             .await;
             match r {
-                Ok(_) => return Ok(true),
+                Ok(_) => {
+                    tx.commit().await?;
+                    return Ok(true);
+                }
                 Err(e) if is_unique_violation(&e) => continue,
                 Err(e) => return Err(e.into()),
             }

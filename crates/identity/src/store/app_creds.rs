@@ -1,9 +1,7 @@
-use sqlx::any::AnyRow;
-
 use super::*;
 use crate::model::ApplicationCredential;
 
-fn app_cred_row(row: &AnyRow) -> ApplicationCredential {
+fn app_cred_row(row: &Row) -> ApplicationCredential {
     ApplicationCredential {
         id: get_str(row, "id"),
         name: get_str(row, "name"),
@@ -19,7 +17,7 @@ fn app_cred_row(row: &AnyRow) -> ApplicationCredential {
 
 impl Store {
     pub async fn create_app_cred(&self, c: &ApplicationCredential) -> StoreResult<()> {
-        sqlx::query(
+        query(
             "INSERT INTO application_credentials (id, name, user_id, project_id, secret_hash, description, \
              expires_at, unrestricted, roles, created_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         )
@@ -33,16 +31,16 @@ impl Store {
         .bind(flag(c.unrestricted))
         .bind(serde_json::to_string(&c.role_ids).unwrap_or_else(|_| "[]".into()))
         .bind(stratus_core::db::now_string())
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .map_err(|e| conflict_or(e, "application_credential", || format!("name {}", c.name)))?;
         Ok(())
     }
 
     pub async fn get_app_cred(&self, id: &str) -> StoreResult<Option<ApplicationCredential>> {
-        let row = sqlx::query("SELECT * FROM application_credentials WHERE id = ?")
+        let row = query("SELECT * FROM application_credentials WHERE id = ?")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db())
             .await?;
         Ok(row.as_ref().map(app_cred_row))
     }
@@ -52,19 +50,19 @@ impl Store {
         user_id: &str,
         name: Option<&str>,
     ) -> StoreResult<Vec<ApplicationCredential>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT * FROM application_credentials WHERE user_id = ? AND (? IS NULL OR name = ?) ORDER BY name",
         )
         .bind(user_id)
         .bind(name)
         .bind(name)
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await?;
         Ok(rows.iter().map(app_cred_row).collect())
     }
 
     pub async fn delete_app_cred(&self, id: &str) -> StoreResult<()> {
-        sqlx::query("DELETE FROM application_credentials WHERE id = ?").bind(id).execute(self.pool()).await?;
+        query("DELETE FROM application_credentials WHERE id = ?").bind(id).execute(self.db()).await?;
         Ok(())
     }
 }

@@ -1,9 +1,7 @@
-use sqlx::any::AnyRow;
-
 use super::*;
 use crate::model::{ActorType, Assignment, TargetType};
 
-fn assignment_row(row: &AnyRow) -> Option<Assignment> {
+fn assignment_row(row: &Row) -> Option<Assignment> {
     Some(Assignment {
         actor_type: ActorType::parse(&get_str(row, "actor_type"))?,
         actor_id: get_str(row, "actor_id"),
@@ -31,7 +29,7 @@ impl Store {
         if self.assignment_exists(a).await? {
             return Ok(());
         }
-        sqlx::query(
+        query(
             "INSERT INTO assignments (actor_type, actor_id, target_type, target_id, role_id, inherited) \
              VALUES (?, ?, ?, ?, ?, ?)",
         )
@@ -41,14 +39,14 @@ impl Store {
         .bind(&a.target_id)
         .bind(&a.role_id)
         .bind(flag(a.inherited))
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .map(|_| ())
         .or_else(|e| if is_unique_violation(&e) { Ok(()) } else { Err(e.into()) })
     }
 
     pub async fn revoke(&self, a: &Assignment) -> StoreResult<bool> {
-        let r = sqlx::query(
+        let r = query(
             "DELETE FROM assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ? \
              AND target_id = ? AND role_id = ? AND inherited = ?",
         )
@@ -58,13 +56,13 @@ impl Store {
         .bind(&a.target_id)
         .bind(&a.role_id)
         .bind(flag(a.inherited))
-        .execute(self.pool())
+        .execute(self.db())
         .await?;
         Ok(r.rows_affected() > 0)
     }
 
     pub async fn assignment_exists(&self, a: &Assignment) -> StoreResult<bool> {
-        let row = sqlx::query(
+        let row = query(
             "SELECT role_id FROM assignments WHERE actor_type = ? AND actor_id = ? AND target_type = ? \
              AND target_id = ? AND role_id = ? AND inherited = ?",
         )
@@ -74,7 +72,7 @@ impl Store {
         .bind(&a.target_id)
         .bind(&a.role_id)
         .bind(flag(a.inherited))
-        .fetch_optional(self.pool())
+        .fetch_optional(self.db())
         .await?;
         Ok(row.is_some())
     }
@@ -112,11 +110,11 @@ impl Store {
             sql.push_str(if i { " AND inherited = 1" } else { " AND inherited = 0" });
         }
         sql.push_str(" ORDER BY actor_type, actor_id, target_type, target_id, role_id");
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for b in &binds {
             q = q.bind(b);
         }
-        let rows = q.fetch_all(self.pool()).await?;
+        let rows = q.fetch_all(self.db()).await?;
         Ok(rows.iter().filter_map(assignment_row).collect())
     }
 }

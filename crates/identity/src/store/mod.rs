@@ -12,8 +12,7 @@ mod roles;
 mod users;
 
 use serde_json::Value;
-use sqlx::any::AnyRow;
-use stratus_core::db::{is_unique_violation, Db};
+use stratus_core::db::{is_unique_violation, query, Db, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
 use crate::model::Extra;
@@ -32,10 +31,6 @@ impl Store {
         Ok(Store { db })
     }
 
-    fn pool(&self) -> &sqlx::AnyPool {
-        self.db.pool()
-    }
-
     pub fn db(&self) -> &Db {
         &self.db
     }
@@ -45,15 +40,15 @@ fn flag(b: bool) -> i64 {
     b as i64
 }
 
-fn get_flag(row: &AnyRow, col: &str) -> bool {
+fn get_flag(row: &Row, col: &str) -> bool {
     stratus_core::db::int(row, col) != 0
 }
 
-fn get_opt(row: &AnyRow, col: &str) -> Option<String> {
+fn get_opt(row: &Row, col: &str) -> Option<String> {
     stratus_core::db::text(row, col)
 }
 
-fn get_str(row: &AnyRow, col: &str) -> String {
+fn get_str(row: &Row, col: &str) -> String {
     stratus_core::db::text(row, col).unwrap_or_default()
 }
 
@@ -61,7 +56,7 @@ fn extra_json(extra: &Extra) -> String {
     Value::Object(extra.clone()).to_string()
 }
 
-fn parse_extra(row: &AnyRow) -> Extra {
+fn parse_extra(row: &Row) -> Extra {
     get_opt(row, "extra")
         .and_then(|s| serde_json::from_str::<Value>(&s).ok())
         .and_then(|v| match v {
@@ -72,7 +67,7 @@ fn parse_extra(row: &AnyRow) -> Extra {
 }
 
 /// Maps a unique-constraint failure to keystone's 409 wording; anything else is a 500.
-fn conflict_or(err: sqlx::Error, what: &str, detail: impl FnOnce() -> String) -> ApiError {
+fn conflict_or(err: stratus_core::db::sqlx::Error, what: &str, detail: impl FnOnce() -> String) -> ApiError {
     if is_unique_violation(&err) {
         ApiError::conflict(format!(
             "Conflict occurred attempting to store {what} - Duplicate entry found with {}.",

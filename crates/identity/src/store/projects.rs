@@ -1,5 +1,3 @@
-use sqlx::any::AnyRow;
-
 use super::*;
 use crate::model::{Domain, Project};
 
@@ -18,7 +16,7 @@ pub struct ProjectFilter {
     pub ids: Option<Vec<String>>,
 }
 
-fn domain_row(row: &AnyRow) -> Domain {
+fn domain_row(row: &Row) -> Domain {
     Domain {
         id: get_str(row, "id"),
         name: get_str(row, "name"),
@@ -28,7 +26,7 @@ fn domain_row(row: &AnyRow) -> Domain {
     }
 }
 
-fn project_row(row: &AnyRow, tags: Vec<String>) -> Project {
+fn project_row(row: &Row, tags: Vec<String>) -> Project {
     Project {
         id: get_str(row, "id"),
         name: get_str(row, "name"),
@@ -45,7 +43,7 @@ impl Store {
     // ---- domains ----
 
     pub async fn create_domain(&self, d: &Domain) -> StoreResult<()> {
-        sqlx::query(
+        query(
             "INSERT INTO domains (id, name, description, enabled, extra, created_at) VALUES (?, ?, ?, ?, ?, ?)",
         )
         .bind(&d.id)
@@ -54,47 +52,43 @@ impl Store {
         .bind(flag(d.enabled))
         .bind(extra_json(&d.extra))
         .bind(stratus_core::db::now_string())
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .map_err(|e| conflict_or(e, "domain", || format!("name {}", d.name)))?;
         Ok(())
     }
 
     pub async fn get_domain(&self, id: &str) -> StoreResult<Option<Domain>> {
-        let row =
-            sqlx::query("SELECT * FROM domains WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row = query("SELECT * FROM domains WHERE id = ?").bind(id).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(domain_row))
     }
 
     pub async fn get_domain_by_name(&self, name: &str) -> StoreResult<Option<Domain>> {
-        let row = sqlx::query("SELECT * FROM domains WHERE name = ?")
-            .bind(name)
-            .fetch_optional(self.pool())
-            .await?;
+        let row = query("SELECT * FROM domains WHERE name = ?").bind(name).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(domain_row))
     }
 
     pub async fn list_domains(&self, name: Option<&str>, enabled: Option<bool>) -> StoreResult<Vec<Domain>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT * FROM domains WHERE (? IS NULL OR name = ?) AND (? IS NULL OR enabled = ?) ORDER BY name",
         )
         .bind(name)
         .bind(name)
         .bind(enabled.map(flag))
         .bind(enabled.map(flag))
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await?;
         Ok(rows.iter().map(domain_row).collect())
     }
 
     pub async fn update_domain(&self, d: &Domain) -> StoreResult<()> {
-        sqlx::query("UPDATE domains SET name = ?, description = ?, enabled = ?, extra = ? WHERE id = ?")
+        query("UPDATE domains SET name = ?, description = ?, enabled = ?, extra = ? WHERE id = ?")
             .bind(&d.name)
             .bind(&d.description)
             .bind(flag(d.enabled))
             .bind(extra_json(&d.extra))
             .bind(&d.id)
-            .execute(self.pool())
+            .execute(self.db())
             .await
             .map_err(|e| conflict_or(e, "domain", || format!("name {}", d.name)))?;
         Ok(())
@@ -103,7 +97,7 @@ impl Store {
     /// Deletes the domain and everything in it: projects, users, groups, domain roles and the
     /// assignments that name any of them.
     pub async fn delete_domain(&self, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin().await?;
         for (sql, binds) in [
             ("DELETE FROM assignments WHERE target_type = 'project' AND target_id IN (SELECT id FROM projects WHERE domain_id = ?)", 1),
             ("DELETE FROM project_tags WHERE project_id IN (SELECT id FROM projects WHERE domain_id = ?)", 1),
@@ -120,7 +114,7 @@ impl Store {
             ("DELETE FROM roles WHERE domain_id = ?", 1),
             ("DELETE FROM domains WHERE id = ?", 1),
         ] {
-            let mut q = sqlx::query(sql);
+            let mut q = query(sql);
             for _ in 0..binds {
                 q = q.bind(id);
             }
@@ -133,8 +127,8 @@ impl Store {
     // ---- projects ----
 
     pub async fn create_project(&self, p: &Project) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let mut tx = self.db().begin().await?;
+        query(
             "INSERT INTO projects (id, name, domain_id, parent_id, description, enabled, extra, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
         )
@@ -150,7 +144,7 @@ impl Store {
         .await
         .map_err(|e| conflict_or(e, "project", || format!("name {} at domain ID {}", p.name, p.domain_id)))?;
         for tag in &p.tags {
-            sqlx::query("INSERT INTO project_tags (project_id, tag) VALUES (?, ?)")
+            query("INSERT INTO project_tags (project_id, tag) VALUES (?, ?)")
                 .bind(&p.id)
                 .bind(tag)
                 .execute(&mut *tx)
@@ -160,22 +154,21 @@ impl Store {
         Ok(())
     }
 
-    async fn project_from_row(&self, row: &AnyRow) -> StoreResult<Project> {
+    async fn project_from_row(&self, row: &Row) -> StoreResult<Project> {
         let tags = self.project_tags(&get_str(row, "id")).await?;
         Ok(project_row(row, tags))
     }
 
     pub async fn project_tags(&self, id: &str) -> StoreResult<Vec<String>> {
-        let rows = sqlx::query("SELECT tag FROM project_tags WHERE project_id = ? ORDER BY tag")
+        let rows = query("SELECT tag FROM project_tags WHERE project_id = ? ORDER BY tag")
             .bind(id)
-            .fetch_all(self.pool())
+            .fetch_all(self.db())
             .await?;
         Ok(rows.iter().map(|r| get_str(r, "tag")).collect())
     }
 
     pub async fn get_project(&self, id: &str) -> StoreResult<Option<Project>> {
-        let row =
-            sqlx::query("SELECT * FROM projects WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row = query("SELECT * FROM projects WHERE id = ?").bind(id).fetch_optional(self.db()).await?;
         match row {
             Some(r) => Ok(Some(self.project_from_row(&r).await?)),
             None => Ok(None),
@@ -183,10 +176,10 @@ impl Store {
     }
 
     pub async fn get_project_by_name(&self, domain_id: &str, name: &str) -> StoreResult<Option<Project>> {
-        let row = sqlx::query("SELECT * FROM projects WHERE domain_id = ? AND name = ?")
+        let row = query("SELECT * FROM projects WHERE domain_id = ? AND name = ?")
             .bind(domain_id)
             .bind(name)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db())
             .await?;
         match row {
             Some(r) => Ok(Some(self.project_from_row(&r).await?)),
@@ -195,7 +188,7 @@ impl Store {
     }
 
     pub async fn list_projects(&self, f: &ProjectFilter) -> StoreResult<Vec<Project>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT * FROM projects WHERE (? IS NULL OR name = ?) AND (? IS NULL OR domain_id = ?) \
              AND (? IS NULL OR parent_id = ? OR (parent_id IS NULL AND domain_id = ?)) \
              AND (? IS NULL OR enabled = ?) ORDER BY name",
@@ -209,13 +202,10 @@ impl Store {
         .bind(&f.parent_id)
         .bind(f.enabled.map(flag))
         .bind(f.enabled.map(flag))
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await?;
         let mut all_tags: std::collections::HashMap<String, Vec<String>> = Default::default();
-        for r in sqlx::query("SELECT project_id, tag FROM project_tags ORDER BY tag")
-            .fetch_all(self.pool())
-            .await?
-        {
+        for r in query("SELECT project_id, tag FROM project_tags ORDER BY tag").fetch_all(self.db()).await? {
             all_tags.entry(get_str(&r, "project_id")).or_default().push(get_str(&r, "tag"));
         }
         let mut out = Vec::with_capacity(rows.len());
@@ -245,8 +235,8 @@ impl Store {
     }
 
     pub async fn update_project(&self, p: &Project) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query("UPDATE projects SET name = ?, description = ?, enabled = ?, extra = ? WHERE id = ?")
+        let mut tx = self.db().begin().await?;
+        query("UPDATE projects SET name = ?, description = ?, enabled = ?, extra = ? WHERE id = ?")
             .bind(&p.name)
             .bind(&p.description)
             .bind(flag(p.enabled))
@@ -257,9 +247,9 @@ impl Store {
             .map_err(|e| {
                 conflict_or(e, "project", || format!("name {} at domain ID {}", p.name, p.domain_id))
             })?;
-        sqlx::query("DELETE FROM project_tags WHERE project_id = ?").bind(&p.id).execute(&mut *tx).await?;
+        query("DELETE FROM project_tags WHERE project_id = ?").bind(&p.id).execute(&mut *tx).await?;
         for tag in &p.tags {
-            sqlx::query("INSERT INTO project_tags (project_id, tag) VALUES (?, ?)")
+            query("INSERT INTO project_tags (project_id, tag) VALUES (?, ?)")
                 .bind(&p.id)
                 .bind(tag)
                 .execute(&mut *tx)
@@ -270,16 +260,16 @@ impl Store {
     }
 
     pub async fn project_has_children(&self, id: &str) -> StoreResult<bool> {
-        let row = sqlx::query("SELECT id FROM projects WHERE parent_id = ? LIMIT 1")
+        let row = query("SELECT id FROM projects WHERE parent_id = ? LIMIT 1")
             .bind(id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db())
             .await?;
         Ok(row.is_some())
     }
 
     /// Deletes the project with its tags, assignments and application credentials.
     pub async fn delete_project(&self, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin().await?;
         for sql in [
             "DELETE FROM assignments WHERE target_type = 'project' AND target_id = ?",
             "DELETE FROM project_tags WHERE project_id = ?",
@@ -287,7 +277,7 @@ impl Store {
             "UPDATE users SET default_project_id = NULL WHERE default_project_id = ?",
             "DELETE FROM projects WHERE id = ?",
         ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

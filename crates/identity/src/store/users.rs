@@ -1,9 +1,7 @@
-use sqlx::any::AnyRow;
-
 use super::*;
 use crate::model::User;
 
-fn user_row(row: &AnyRow) -> User {
+fn user_row(row: &Row) -> User {
     User {
         id: get_str(row, "id"),
         name: get_str(row, "name"),
@@ -20,7 +18,7 @@ fn user_row(row: &AnyRow) -> User {
 impl Store {
     pub async fn create_user(&self, u: &User) -> StoreResult<()> {
         let now = stratus_core::db::now_string();
-        sqlx::query(
+        query(
             "INSERT INTO users (id, name, domain_id, enabled, default_project_id, password_hash, \
              password_created_at, failed_auth_count, last_failed_auth, extra, created_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, 0, NULL, ?, ?)",
@@ -34,23 +32,22 @@ impl Store {
         .bind(u.password_hash.as_ref().map(|_| now.clone()))
         .bind(extra_json(&u.extra))
         .bind(&now)
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .map_err(|e| conflict_or(e, "user", || format!("name {} at domain ID {}", u.name, u.domain_id)))?;
         Ok(())
     }
 
     pub async fn get_user(&self, id: &str) -> StoreResult<Option<User>> {
-        let row =
-            sqlx::query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(self.pool()).await?;
+        let row = query("SELECT * FROM users WHERE id = ?").bind(id).fetch_optional(self.db()).await?;
         Ok(row.as_ref().map(user_row))
     }
 
     pub async fn get_user_by_name(&self, domain_id: &str, name: &str) -> StoreResult<Option<User>> {
-        let row = sqlx::query("SELECT * FROM users WHERE domain_id = ? AND name = ?")
+        let row = query("SELECT * FROM users WHERE domain_id = ? AND name = ?")
             .bind(domain_id)
             .bind(name)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db())
             .await?;
         Ok(row.as_ref().map(user_row))
     }
@@ -61,7 +58,7 @@ impl Store {
         domain_id: Option<&str>,
         enabled: Option<bool>,
     ) -> StoreResult<Vec<User>> {
-        let rows = sqlx::query(
+        let rows = query(
             "SELECT * FROM users WHERE (? IS NULL OR name = ?) AND (? IS NULL OR domain_id = ?) \
              AND (? IS NULL OR enabled = ?) ORDER BY name",
         )
@@ -71,20 +68,20 @@ impl Store {
         .bind(domain_id)
         .bind(enabled.map(flag))
         .bind(enabled.map(flag))
-        .fetch_all(self.pool())
+        .fetch_all(self.db())
         .await?;
         Ok(rows.iter().map(user_row).collect())
     }
 
     /// Writes the user's attributes (not the password).
     pub async fn update_user(&self, u: &User) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET name = ?, enabled = ?, default_project_id = ?, extra = ? WHERE id = ?")
+        query("UPDATE users SET name = ?, enabled = ?, default_project_id = ?, extra = ? WHERE id = ?")
             .bind(&u.name)
             .bind(flag(u.enabled))
             .bind(&u.default_project_id)
             .bind(extra_json(&u.extra))
             .bind(&u.id)
-            .execute(self.pool())
+            .execute(self.db())
             .await
             .map_err(|e| {
                 conflict_or(e, "user", || format!("name {} at domain ID {}", u.name, u.domain_id))
@@ -93,47 +90,47 @@ impl Store {
     }
 
     pub async fn set_password_hash(&self, user_id: &str, hash: &str) -> StoreResult<()> {
-        sqlx::query(
+        query(
             "UPDATE users SET password_hash = ?, password_created_at = ?, failed_auth_count = 0, \
              last_failed_auth = NULL WHERE id = ?",
         )
         .bind(hash)
         .bind(stratus_core::db::now_string())
         .bind(user_id)
-        .execute(self.pool())
+        .execute(self.db())
         .await?;
         Ok(())
     }
 
     pub async fn record_failed_auth(&self, user_id: &str) -> StoreResult<()> {
-        sqlx::query(
+        query(
             "UPDATE users SET failed_auth_count = failed_auth_count + 1, last_failed_auth = ? WHERE id = ?",
         )
         .bind(stratus_core::db::now_string())
         .bind(user_id)
-        .execute(self.pool())
+        .execute(self.db())
         .await?;
         Ok(())
     }
 
     pub async fn reset_failed_auth(&self, user_id: &str) -> StoreResult<()> {
-        sqlx::query("UPDATE users SET failed_auth_count = 0, last_failed_auth = NULL WHERE id = ? AND failed_auth_count > 0")
+        query("UPDATE users SET failed_auth_count = 0, last_failed_auth = NULL WHERE id = ? AND failed_auth_count > 0")
             .bind(user_id)
-            .execute(self.pool())
+            .execute(self.db())
             .await?;
         Ok(())
     }
 
     /// Deletes the user with its group memberships, assignments and application credentials.
     pub async fn delete_user(&self, id: &str) -> StoreResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin().await?;
         for sql in [
             "DELETE FROM assignments WHERE actor_type = 'user' AND actor_id = ?",
             "DELETE FROM group_members WHERE user_id = ?",
             "DELETE FROM application_credentials WHERE user_id = ?",
             "DELETE FROM users WHERE id = ?",
         ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())

@@ -5,8 +5,7 @@ mod migrations;
 use std::collections::{BTreeMap, HashMap};
 
 use chrono::{DateTime, Utc};
-use sqlx::any::AnyRow;
-use stratus_core::db::{int, is_unique_violation, parse_time, text, time_string, Db};
+use stratus_core::db::{int, is_unique_violation, parse_time, query, text, time_string, Db, Row, Tx};
 use stratus_core::error::{ApiError, ApiResult};
 
 use crate::model::{Image, ImageStatus, Member, MemberStatus, Visibility};
@@ -34,16 +33,15 @@ pub struct ImageFilter {
     pub times: Vec<(&'static str, &'static str, String)>,
 }
 
-fn opt_i64(row: &AnyRow, col: &str) -> Option<i64> {
-    use sqlx::Row;
+fn opt_i64(row: &Row, col: &str) -> Option<i64> {
     row.try_get::<Option<i64>, _>(col).ok().flatten()
 }
 
-fn time(row: &AnyRow, col: &str) -> DateTime<Utc> {
+fn time(row: &Row, col: &str) -> DateTime<Utc> {
     text(row, col).as_deref().and_then(parse_time).unwrap_or_default()
 }
 
-fn image_row(row: &AnyRow) -> Image {
+fn image_row(row: &Row) -> Image {
     Image {
         id: text(row, "id").unwrap_or_default(),
         name: text(row, "name"),
@@ -72,7 +70,7 @@ fn image_row(row: &AnyRow) -> Image {
     }
 }
 
-fn member_row(row: &AnyRow) -> Member {
+fn member_row(row: &Row) -> Member {
     Member {
         image_id: text(row, "image_id").unwrap_or_default(),
         member_id: text(row, "member_id").unwrap_or_default(),
@@ -88,17 +86,13 @@ impl Store {
         Ok(Store { db })
     }
 
-    fn pool(&self) -> &sqlx::AnyPool {
-        self.db.pool()
-    }
-
     pub fn db(&self) -> &Db {
         &self.db
     }
 
     pub async fn create_image(&self, i: &Image) -> ApiResult<()> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let mut tx = self.db().begin().await?;
+        query(
             "INSERT INTO images (id, name, status, visibility, protected, os_hidden, disk_format, container_format, \
              min_disk, min_ram, size, virtual_size, checksum, os_hash_algo, os_hash_value, owner, created_at, updated_at) \
              VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
@@ -137,8 +131,8 @@ impl Store {
 
     /// Writes every attribute but the status (see [`Store::set_status`]).
     pub async fn update_image(&self, i: &Image) -> ApiResult<()> {
-        let mut tx = self.pool().begin().await?;
-        sqlx::query(
+        let mut tx = self.db().begin().await?;
+        query(
             "UPDATE images SET name = ?, visibility = ?, protected = ?, os_hidden = ?, disk_format = ?, \
              container_format = ?, min_disk = ?, min_ram = ?, owner = ?, updated_at = ? WHERE id = ?",
         )
@@ -155,8 +149,8 @@ impl Store {
         .bind(&i.id)
         .execute(&mut *tx)
         .await?;
-        sqlx::query("DELETE FROM image_properties WHERE image_id = ?").bind(&i.id).execute(&mut *tx).await?;
-        sqlx::query("DELETE FROM image_tags WHERE image_id = ?").bind(&i.id).execute(&mut *tx).await?;
+        query("DELETE FROM image_properties WHERE image_id = ?").bind(&i.id).execute(&mut *tx).await?;
+        query("DELETE FROM image_tags WHERE image_id = ?").bind(&i.id).execute(&mut *tx).await?;
         write_children(&mut tx, i).await?;
         tx.commit().await?;
         Ok(())
@@ -165,12 +159,12 @@ impl Store {
     /// Moves the image from `from` to `to` if it is still in `from`; false if it was not
     /// (someone else moved it first). The status machine is checked by the caller.
     pub async fn set_status(&self, id: &str, from: ImageStatus, to: ImageStatus) -> ApiResult<bool> {
-        let r = sqlx::query("UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
+        let r = query("UPDATE images SET status = ?, updated_at = ? WHERE id = ? AND status = ?")
             .bind(to.as_str())
             .bind(time_string(Utc::now()))
             .bind(id)
             .bind(from.as_str())
-            .execute(self.pool())
+            .execute(self.db())
             .await?;
         Ok(r.rows_affected() == 1)
     }
@@ -182,7 +176,7 @@ impl Store {
         from: ImageStatus,
         data: &crate::backend::StoredData,
     ) -> ApiResult<bool> {
-        let r = sqlx::query(
+        let r = query(
             "UPDATE images SET status = 'active', size = ?, virtual_size = ?, checksum = ?, os_hash_algo = 'sha512', \
              os_hash_value = ?, store = ?, updated_at = ? WHERE id = ? AND status = ?",
         )
@@ -194,14 +188,13 @@ impl Store {
         .bind(time_string(Utc::now()))
         .bind(id)
         .bind(from.as_str())
-        .execute(self.pool())
+        .execute(self.db())
         .await?;
         Ok(r.rows_affected() == 1)
     }
 
     pub async fn get_image(&self, id: &str) -> ApiResult<Option<Image>> {
-        let Some(row) =
-            sqlx::query("SELECT * FROM images WHERE id = ?").bind(id).fetch_optional(self.pool()).await?
+        let Some(row) = query("SELECT * FROM images WHERE id = ?").bind(id).fetch_optional(self.db()).await?
         else {
             return Ok(None);
         };
@@ -287,14 +280,14 @@ impl Store {
             keys.iter().map(|(k, asc)| format!("i.{k} {}", if *asc { "ASC" } else { "DESC" })).collect();
         sql.push_str(&format!(" ORDER BY {} LIMIT {}", order.join(", "), limit));
 
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for b in &binds {
             q = match b {
                 Bind::S(s) => q.bind(s.clone()),
                 Bind::I(i) => q.bind(*i),
             };
         }
-        let rows = q.fetch_all(self.pool()).await?;
+        let rows = q.fetch_all(self.db()).await?;
         let mut images: Vec<Image> = rows.iter().map(image_row).collect();
         self.load_children(&mut images).await?;
         Ok(images)
@@ -308,23 +301,23 @@ impl Store {
         let ph = vec!["?"; ids.len()].join(", ");
         let mut props: HashMap<String, BTreeMap<String, String>> = HashMap::new();
         let sql = format!("SELECT image_id, name, value FROM image_properties WHERE image_id IN ({ph})");
-        let mut pq = sqlx::query(&sql);
+        let mut pq = query(&sql);
         for id in &ids {
             pq = pq.bind(*id);
         }
-        for r in pq.fetch_all(self.pool()).await? {
+        for r in pq.fetch_all(self.db()).await? {
             props
                 .entry(text(&r, "image_id").unwrap_or_default())
                 .or_default()
                 .insert(text(&r, "name").unwrap_or_default(), text(&r, "value").unwrap_or_default());
         }
         let sql = format!("SELECT image_id, value FROM image_tags WHERE image_id IN ({ph}) ORDER BY value");
-        let mut tq = sqlx::query(&sql);
+        let mut tq = query(&sql);
         for id in &ids {
             tq = tq.bind(*id);
         }
         let mut tags: HashMap<String, Vec<String>> = HashMap::new();
-        for r in tq.fetch_all(self.pool()).await? {
+        for r in tq.fetch_all(self.db()).await? {
             tags.entry(text(&r, "image_id").unwrap_or_default())
                 .or_default()
                 .push(text(&r, "value").unwrap_or_default());
@@ -337,14 +330,14 @@ impl Store {
     }
 
     pub async fn delete_image(&self, id: &str) -> ApiResult<()> {
-        let mut tx = self.pool().begin().await?;
+        let mut tx = self.db().begin().await?;
         for sql in [
             "DELETE FROM image_properties WHERE image_id = ?",
             "DELETE FROM image_tags WHERE image_id = ?",
             "DELETE FROM image_members WHERE image_id = ?",
             "DELETE FROM images WHERE id = ?",
         ] {
-            sqlx::query(sql).bind(id).execute(&mut *tx).await?;
+            query(sql).bind(id).execute(&mut *tx).await?;
         }
         tx.commit().await?;
         Ok(())
@@ -352,9 +345,9 @@ impl Store {
 
     /// Every image in a status, whoever owns it.
     pub async fn ids_in_status(&self, status: ImageStatus) -> ApiResult<Vec<String>> {
-        let rows = sqlx::query("SELECT id FROM images WHERE status = ?")
+        let rows = query("SELECT id FROM images WHERE status = ?")
             .bind(status.as_str())
-            .fetch_all(self.pool())
+            .fetch_all(self.db())
             .await?;
         Ok(rows.iter().filter_map(|r| text(r, "id")).collect())
     }
@@ -362,9 +355,9 @@ impl Store {
     /// Bytes of image data a project holds. Summed here rather than with SQL `SUM`, whose
     /// type differs between engines (DECIMAL on MariaDB, which sqlx's Any driver cannot read).
     pub async fn project_usage(&self, owner: &str) -> ApiResult<i64> {
-        let rows = sqlx::query("SELECT size FROM images WHERE owner = ? AND size IS NOT NULL")
+        let rows = query("SELECT size FROM images WHERE owner = ? AND size IS NOT NULL")
             .bind(owner)
-            .fetch_all(self.pool())
+            .fetch_all(self.db())
             .await?;
         Ok(rows.iter().map(|r| int(r, "size")).sum())
     }
@@ -372,7 +365,7 @@ impl Store {
     // ---- members ----
 
     pub async fn add_member(&self, m: &Member) -> ApiResult<()> {
-        sqlx::query(
+        query(
             "INSERT INTO image_members (image_id, member_id, status, created_at, updated_at) VALUES (?, ?, ?, ?, ?)",
         )
         .bind(&m.image_id)
@@ -380,7 +373,7 @@ impl Store {
         .bind(m.status.as_str())
         .bind(time_string(m.created_at))
         .bind(time_string(m.updated_at))
-        .execute(self.pool())
+        .execute(self.db())
         .await
         .map_err(|e| {
             if is_unique_violation(&e) {
@@ -393,18 +386,18 @@ impl Store {
     }
 
     pub async fn get_member(&self, image_id: &str, member_id: &str) -> ApiResult<Option<Member>> {
-        let row = sqlx::query("SELECT * FROM image_members WHERE image_id = ? AND member_id = ?")
+        let row = query("SELECT * FROM image_members WHERE image_id = ? AND member_id = ?")
             .bind(image_id)
             .bind(member_id)
-            .fetch_optional(self.pool())
+            .fetch_optional(self.db())
             .await?;
         Ok(row.as_ref().map(member_row))
     }
 
     pub async fn list_members(&self, image_id: &str) -> ApiResult<Vec<Member>> {
-        let rows = sqlx::query("SELECT * FROM image_members WHERE image_id = ? ORDER BY created_at")
+        let rows = query("SELECT * FROM image_members WHERE image_id = ? ORDER BY created_at")
             .bind(image_id)
-            .fetch_all(self.pool())
+            .fetch_all(self.db())
             .await?;
         Ok(rows.iter().map(member_row).collect())
     }
@@ -415,31 +408,29 @@ impl Store {
         member_id: &str,
         status: MemberStatus,
     ) -> ApiResult<()> {
-        sqlx::query(
-            "UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member_id = ?",
-        )
-        .bind(status.as_str())
-        .bind(time_string(Utc::now()))
-        .bind(image_id)
-        .bind(member_id)
-        .execute(self.pool())
-        .await?;
+        query("UPDATE image_members SET status = ?, updated_at = ? WHERE image_id = ? AND member_id = ?")
+            .bind(status.as_str())
+            .bind(time_string(Utc::now()))
+            .bind(image_id)
+            .bind(member_id)
+            .execute(self.db())
+            .await?;
         Ok(())
     }
 
     pub async fn delete_member(&self, image_id: &str, member_id: &str) -> ApiResult<bool> {
-        let r = sqlx::query("DELETE FROM image_members WHERE image_id = ? AND member_id = ?")
+        let r = query("DELETE FROM image_members WHERE image_id = ? AND member_id = ?")
             .bind(image_id)
             .bind(member_id)
-            .execute(self.pool())
+            .execute(self.db())
             .await?;
         Ok(r.rows_affected() > 0)
     }
 }
 
-async fn write_children(tx: &mut sqlx::Transaction<'_, sqlx::Any>, i: &Image) -> ApiResult<()> {
+async fn write_children(tx: &mut Tx, i: &Image) -> ApiResult<()> {
     for (k, v) in &i.properties {
-        sqlx::query("INSERT INTO image_properties (image_id, name, value) VALUES (?, ?, ?)")
+        query("INSERT INTO image_properties (image_id, name, value) VALUES (?, ?, ?)")
             .bind(&i.id)
             .bind(k)
             .bind(v)
@@ -447,7 +438,7 @@ async fn write_children(tx: &mut sqlx::Transaction<'_, sqlx::Any>, i: &Image) ->
             .await?;
     }
     for t in &i.tags {
-        sqlx::query("INSERT INTO image_tags (image_id, value) VALUES (?, ?)")
+        query("INSERT INTO image_tags (image_id, value) VALUES (?, ?)")
             .bind(&i.id)
             .bind(t)
             .execute(&mut **tx)

@@ -1,13 +1,11 @@
 //! SQL of the placement service; the only code that touches its database.
 //!
-//! Functions take a connection (`&mut AnyConnection`): a transaction's, for the writes that
-//! `service` composes, or one from the pool for plain reads.
+//! Functions take a connection (`&mut Conn`): a transaction's, for the writes that
+//! `service` composes, or one acquired from the database for plain reads.
 
 mod migrations;
 
-use sqlx::any::AnyRow;
-use sqlx::{AnyConnection, Row};
-use stratus_core::db::{int, now_string, text, Db};
+use stratus_core::db::{int, now_string, query, text, Db, Row};
 
 use crate::model::{Consumer, Inventory, Provider};
 
@@ -25,13 +23,9 @@ impl Store {
     pub fn db(&self) -> &Db {
         &self.db
     }
-
-    pub fn pool(&self) -> &sqlx::AnyPool {
-        self.db.pool()
-    }
 }
 
-pub type Conn = AnyConnection;
+pub type Conn = stratus_core::db::Conn;
 type Result<T> = std::result::Result<T, sqlx::Error>;
 
 /// `?, ?, ?` for an IN list of `n` values (at least one, so the SQL stays valid).
@@ -47,13 +41,13 @@ async fn select_in(
     col: &str,
     values: Option<&[String]>,
     order: &str,
-) -> Result<Vec<AnyRow>> {
+) -> Result<Vec<Row>> {
     match values {
-        None => sqlx::query(&format!("{select} {order}")).fetch_all(&mut *c).await,
+        None => query(format!("{select} {order}")).fetch_all(&mut *c).await,
         Some([]) => Ok(vec![]),
         Some(values) => {
             let sql = format!("{select} WHERE {col} IN ({}) {order}", marks(values.len()));
-            let mut q = sqlx::query(&sql);
+            let mut q = query(&sql);
             for v in values {
                 q = q.bind(v);
             }
@@ -62,11 +56,11 @@ async fn select_in(
     }
 }
 
-fn float(row: &AnyRow, col: &str) -> f64 {
+fn float(row: &Row, col: &str) -> f64 {
     row.try_get::<f64, _>(col).or_else(|_| row.try_get::<i64, _>(col).map(|v| v as f64)).unwrap_or(1.0)
 }
 
-fn provider_row(row: &AnyRow) -> Provider {
+fn provider_row(row: &Row) -> Provider {
     Provider {
         uuid: text(row, "uuid").unwrap_or_default(),
         name: text(row, "name").unwrap_or_default(),
@@ -78,7 +72,7 @@ fn provider_row(row: &AnyRow) -> Provider {
     }
 }
 
-fn inventory_row(row: &AnyRow) -> Inventory {
+fn inventory_row(row: &Row) -> Inventory {
     Inventory {
         resource_class: text(row, "resource_class").unwrap_or_default(),
         total: int(row, "total"),
@@ -100,12 +94,12 @@ const INVENTORY_COLS: &str =
 /// Bumps the state version: the first statement of every write transaction, so that writers
 /// queue here (a row lock on MariaDB, the write lock on SQLite) and then read fresh data.
 pub async fn bump_state(c: &mut Conn) -> Result<i64> {
-    sqlx::query("UPDATE placement_state SET version = version + 1 WHERE id = 1").execute(&mut *c).await?;
+    query("UPDATE placement_state SET version = version + 1 WHERE id = 1").execute(&mut *c).await?;
     state_version(c).await
 }
 
 pub async fn state_version(c: &mut Conn) -> Result<i64> {
-    let row = sqlx::query("SELECT version FROM placement_state WHERE id = 1").fetch_one(&mut *c).await?;
+    let row = query("SELECT version FROM placement_state WHERE id = 1").fetch_one(&mut *c).await?;
     Ok(int(&row, "version"))
 }
 
@@ -113,14 +107,14 @@ pub async fn state_version(c: &mut Conn) -> Result<i64> {
 /// far behind.
 pub async fn record_changes(c: &mut Conn, version: i64, touched: &[String]) -> Result<()> {
     for t in touched {
-        sqlx::query("INSERT INTO placement_changes (version, provider_uuid) VALUES (?, ?)")
+        query("INSERT INTO placement_changes (version, provider_uuid) VALUES (?, ?)")
             .bind(version)
             .bind(t)
             .execute(&mut *c)
             .await?;
     }
     if version % 100 == 0 {
-        sqlx::query("DELETE FROM placement_changes WHERE version < ?")
+        query("DELETE FROM placement_changes WHERE version < ?")
             .bind(version - 1000)
             .execute(&mut *c)
             .await?;
@@ -130,7 +124,7 @@ pub async fn record_changes(c: &mut Conn, version: i64, touched: &[String]) -> R
 
 /// `(version, touched)` of the writes after `after`, up to `upto`.
 pub async fn changes(c: &mut Conn, after: i64, upto: i64) -> Result<Vec<(i64, String)>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT version, provider_uuid FROM placement_changes WHERE version > ? AND version <= ? ORDER BY version",
     )
     .bind(after)
@@ -143,7 +137,7 @@ pub async fn changes(c: &mut Conn, after: i64, upto: i64) -> Result<Vec<(i64, St
 // ---- providers ----
 
 pub async fn get_provider(c: &mut Conn, uuid: &str) -> Result<Option<Provider>> {
-    let row = sqlx::query(&format!("SELECT {PROVIDER_COLS} FROM resource_providers WHERE uuid = ?"))
+    let row = query(format!("SELECT {PROVIDER_COLS} FROM resource_providers WHERE uuid = ?"))
         .bind(uuid)
         .fetch_optional(&mut *c)
         .await?;
@@ -151,7 +145,7 @@ pub async fn get_provider(c: &mut Conn, uuid: &str) -> Result<Option<Provider>> 
 }
 
 pub async fn provider_by_name(c: &mut Conn, name: &str) -> Result<Option<Provider>> {
-    let row = sqlx::query(&format!("SELECT {PROVIDER_COLS} FROM resource_providers WHERE name = ?"))
+    let row = query(format!("SELECT {PROVIDER_COLS} FROM resource_providers WHERE name = ?"))
         .bind(name)
         .fetch_optional(&mut *c)
         .await?;
@@ -166,7 +160,7 @@ pub async fn providers(c: &mut Conn, uuids: Option<&[String]>) -> Result<Vec<Pro
 }
 
 pub async fn insert_provider(c: &mut Conn, p: &Provider) -> Result<()> {
-    sqlx::query(&format!("INSERT INTO resource_providers ({PROVIDER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
+    query(format!("INSERT INTO resource_providers ({PROVIDER_COLS}) VALUES (?, ?, ?, ?, ?, ?, ?)"))
         .bind(&p.uuid)
         .bind(&p.name)
         .bind(p.generation)
@@ -186,7 +180,7 @@ pub async fn update_provider(
     parent: Option<&str>,
     root: &str,
 ) -> Result<()> {
-    sqlx::query(
+    query(
         "UPDATE resource_providers SET name = ?, parent_uuid = ?, root_uuid = ?, updated_at = ? WHERE uuid = ?",
     )
     .bind(name)
@@ -204,7 +198,7 @@ pub async fn set_roots(c: &mut Conn, uuids: &[String], root: &str) -> Result<()>
         return Ok(());
     }
     let sql = format!("UPDATE resource_providers SET root_uuid = ? WHERE uuid IN ({})", marks(uuids.len()));
-    let mut q = sqlx::query(&sql).bind(root);
+    let mut q = query(&sql).bind(root);
     for u in uuids {
         q = q.bind(u);
     }
@@ -219,7 +213,7 @@ pub async fn descendants(c: &mut Conn, uuid: &str) -> Result<Vec<String>> {
     while !frontier.is_empty() {
         let sql =
             format!("SELECT uuid FROM resource_providers WHERE parent_uuid IN ({})", marks(frontier.len()));
-        let mut q = sqlx::query(&sql);
+        let mut q = query(&sql);
         for u in &frontier {
             q = q.bind(u);
         }
@@ -235,7 +229,7 @@ pub async fn descendants(c: &mut Conn, uuid: &str) -> Result<Vec<String>> {
 
 /// The provider's generation goes up by one if it still is `expected`; false if it was not.
 pub async fn bump_generation(c: &mut Conn, uuid: &str, expected: i64) -> Result<bool> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE resource_providers SET generation = generation + 1, updated_at = ? WHERE uuid = ? AND generation = ?",
     )
     .bind(now_string())
@@ -247,7 +241,7 @@ pub async fn bump_generation(c: &mut Conn, uuid: &str, expected: i64) -> Result<
 }
 
 pub async fn has_children(c: &mut Conn, uuid: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT uuid FROM resource_providers WHERE parent_uuid = ? LIMIT 1")
+    let row = query("SELECT uuid FROM resource_providers WHERE parent_uuid = ? LIMIT 1")
         .bind(uuid)
         .fetch_optional(&mut *c)
         .await?;
@@ -255,7 +249,7 @@ pub async fn has_children(c: &mut Conn, uuid: &str) -> Result<bool> {
 }
 
 pub async fn has_allocations(c: &mut Conn, uuid: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT consumer_uuid FROM allocations WHERE provider_uuid = ? LIMIT 1")
+    let row = query("SELECT consumer_uuid FROM allocations WHERE provider_uuid = ? LIMIT 1")
         .bind(uuid)
         .fetch_optional(&mut *c)
         .await?;
@@ -265,20 +259,16 @@ pub async fn has_allocations(c: &mut Conn, uuid: &str) -> Result<bool> {
 /// Removes a provider with its inventories, traits and aggregate links.
 pub async fn delete_provider(c: &mut Conn, uuid: &str) -> Result<bool> {
     for table in ["inventories", "provider_traits", "provider_aggregates"] {
-        sqlx::query(&format!("DELETE FROM {table} WHERE provider_uuid = ?"))
-            .bind(uuid)
-            .execute(&mut *c)
-            .await?;
+        query(format!("DELETE FROM {table} WHERE provider_uuid = ?")).bind(uuid).execute(&mut *c).await?;
     }
-    let done =
-        sqlx::query("DELETE FROM resource_providers WHERE uuid = ?").bind(uuid).execute(&mut *c).await?;
+    let done = query("DELETE FROM resource_providers WHERE uuid = ?").bind(uuid).execute(&mut *c).await?;
     Ok(done.rows_affected() == 1)
 }
 
 // ---- inventories ----
 
 pub async fn inventories(c: &mut Conn, uuid: &str) -> Result<Vec<Inventory>> {
-    let rows = sqlx::query(&format!(
+    let rows = query(format!(
         "SELECT {INVENTORY_COLS} FROM inventories WHERE provider_uuid = ? ORDER BY resource_class"
     ))
     .bind(uuid)
@@ -296,7 +286,7 @@ pub async fn inventories_of(c: &mut Conn, uuids: Option<&[String]>) -> Result<Ve
 
 pub async fn insert_inventory(c: &mut Conn, uuid: &str, i: &Inventory) -> Result<()> {
     let now = now_string();
-    sqlx::query(&format!(
+    query(format!(
         "INSERT INTO inventories ({INVENTORY_COLS}, created_at, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
     ))
     .bind(uuid)
@@ -317,7 +307,7 @@ pub async fn insert_inventory(c: &mut Conn, uuid: &str, i: &Inventory) -> Result
 
 /// Changes the settings of an inventory (never its `used`).
 pub async fn update_inventory(c: &mut Conn, uuid: &str, i: &Inventory) -> Result<bool> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE inventories SET total = ?, reserved = ?, min_unit = ?, max_unit = ?, step_size = ?, \
          allocation_ratio = ?, updated_at = ? WHERE provider_uuid = ? AND resource_class = ?",
     )
@@ -336,7 +326,7 @@ pub async fn update_inventory(c: &mut Conn, uuid: &str, i: &Inventory) -> Result
 }
 
 pub async fn delete_inventory(c: &mut Conn, uuid: &str, rc: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM inventories WHERE provider_uuid = ? AND resource_class = ?")
+    let done = query("DELETE FROM inventories WHERE provider_uuid = ? AND resource_class = ?")
         .bind(uuid)
         .bind(rc)
         .execute(&mut *c)
@@ -358,7 +348,7 @@ pub async fn set_used_many(c: &mut Conn, uuid: &str, changes: &[(String, i64, i6
         "UPDATE inventories SET used = CASE resource_class {cases}END \
          WHERE provider_uuid = ? AND resource_class IN ({marks}) AND used = CASE resource_class {cases}END"
     );
-    let mut q = sqlx::query(&sql);
+    let mut q = query(&sql);
     for (rc, _, used) in changes {
         q = q.bind(rc.as_str()).bind(*used);
     }
@@ -374,27 +364,26 @@ pub async fn set_used_many(c: &mut Conn, uuid: &str, changes: &[(String, i64, i6
 }
 
 pub async fn set_used(c: &mut Conn, uuid: &str, rc: &str, expected: i64, used: i64) -> Result<bool> {
-    let done = sqlx::query(
-        "UPDATE inventories SET used = ? WHERE provider_uuid = ? AND resource_class = ? AND used = ?",
-    )
-    .bind(used)
-    .bind(uuid)
-    .bind(rc)
-    .bind(expected)
-    .execute(&mut *c)
-    .await?;
+    let done =
+        query("UPDATE inventories SET used = ? WHERE provider_uuid = ? AND resource_class = ? AND used = ?")
+            .bind(used)
+            .bind(uuid)
+            .bind(rc)
+            .bind(expected)
+            .execute(&mut *c)
+            .await?;
     Ok(done.rows_affected() == 1)
 }
 
 // ---- resource classes and traits (custom ones) ----
 
 pub async fn custom_resource_classes(c: &mut Conn) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT name FROM resource_classes ORDER BY name").fetch_all(&mut *c).await?;
+    let rows = query("SELECT name FROM resource_classes ORDER BY name").fetch_all(&mut *c).await?;
     Ok(rows.iter().filter_map(|r| text(r, "name")).collect())
 }
 
 pub async fn insert_resource_class(c: &mut Conn, name: &str) -> Result<()> {
-    sqlx::query("INSERT INTO resource_classes (name, created_at) VALUES (?, ?)")
+    query("INSERT INTO resource_classes (name, created_at) VALUES (?, ?)")
         .bind(name)
         .bind(now_string())
         .execute(&mut *c)
@@ -403,19 +392,15 @@ pub async fn insert_resource_class(c: &mut Conn, name: &str) -> Result<()> {
 }
 
 pub async fn delete_resource_class(c: &mut Conn, name: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM resource_classes WHERE name = ?").bind(name).execute(&mut *c).await?;
+    let done = query("DELETE FROM resource_classes WHERE name = ?").bind(name).execute(&mut *c).await?;
     Ok(done.rows_affected() == 1)
 }
 
 /// Renames a custom class everywhere it is used (microversions before 1.7).
 pub async fn rename_resource_class(c: &mut Conn, from: &str, to: &str) -> Result<()> {
-    sqlx::query("UPDATE resource_classes SET name = ? WHERE name = ?")
-        .bind(to)
-        .bind(from)
-        .execute(&mut *c)
-        .await?;
+    query("UPDATE resource_classes SET name = ? WHERE name = ?").bind(to).bind(from).execute(&mut *c).await?;
     for table in ["inventories", "allocations"] {
-        sqlx::query(&format!("UPDATE {table} SET resource_class = ? WHERE resource_class = ?"))
+        query(format!("UPDATE {table} SET resource_class = ? WHERE resource_class = ?"))
             .bind(to)
             .bind(from)
             .execute(&mut *c)
@@ -425,7 +410,7 @@ pub async fn rename_resource_class(c: &mut Conn, from: &str, to: &str) -> Result
 }
 
 pub async fn resource_class_in_use(c: &mut Conn, name: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT provider_uuid FROM inventories WHERE resource_class = ? LIMIT 1")
+    let row = query("SELECT provider_uuid FROM inventories WHERE resource_class = ? LIMIT 1")
         .bind(name)
         .fetch_optional(&mut *c)
         .await?;
@@ -433,12 +418,12 @@ pub async fn resource_class_in_use(c: &mut Conn, name: &str) -> Result<bool> {
 }
 
 pub async fn custom_traits(c: &mut Conn) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT name FROM traits ORDER BY name").fetch_all(&mut *c).await?;
+    let rows = query("SELECT name FROM traits ORDER BY name").fetch_all(&mut *c).await?;
     Ok(rows.iter().filter_map(|r| text(r, "name")).collect())
 }
 
 pub async fn insert_trait(c: &mut Conn, name: &str) -> Result<()> {
-    sqlx::query("INSERT INTO traits (name, created_at) VALUES (?, ?)")
+    query("INSERT INTO traits (name, created_at) VALUES (?, ?)")
         .bind(name)
         .bind(now_string())
         .execute(&mut *c)
@@ -447,12 +432,12 @@ pub async fn insert_trait(c: &mut Conn, name: &str) -> Result<()> {
 }
 
 pub async fn delete_trait(c: &mut Conn, name: &str) -> Result<bool> {
-    let done = sqlx::query("DELETE FROM traits WHERE name = ?").bind(name).execute(&mut *c).await?;
+    let done = query("DELETE FROM traits WHERE name = ?").bind(name).execute(&mut *c).await?;
     Ok(done.rows_affected() == 1)
 }
 
 pub async fn trait_in_use(c: &mut Conn, name: &str) -> Result<bool> {
-    let row = sqlx::query("SELECT provider_uuid FROM provider_traits WHERE trait = ? LIMIT 1")
+    let row = query("SELECT provider_uuid FROM provider_traits WHERE trait = ? LIMIT 1")
         .bind(name)
         .fetch_optional(&mut *c)
         .await?;
@@ -461,7 +446,7 @@ pub async fn trait_in_use(c: &mut Conn, name: &str) -> Result<bool> {
 
 /// Traits associated with any provider.
 pub async fn associated_traits(c: &mut Conn) -> Result<Vec<String>> {
-    let rows = sqlx::query("SELECT DISTINCT trait FROM provider_traits").fetch_all(&mut *c).await?;
+    let rows = query("SELECT DISTINCT trait FROM provider_traits").fetch_all(&mut *c).await?;
     Ok(rows.iter().filter_map(|r| text(r, "trait")).collect())
 }
 
@@ -498,11 +483,11 @@ pub async fn provider_aggregates(c: &mut Conn, uuid: &str) -> Result<Vec<String>
 }
 
 async fn replace_links(c: &mut Conn, table: &str, col: &str, uuid: &str, values: &[String]) -> Result<()> {
-    sqlx::query(&format!("DELETE FROM {table} WHERE provider_uuid = ?")).bind(uuid).execute(&mut *c).await?;
+    query(format!("DELETE FROM {table} WHERE provider_uuid = ?")).bind(uuid).execute(&mut *c).await?;
     let mut seen = std::collections::BTreeSet::new();
     for v in values {
         if seen.insert(v) {
-            sqlx::query(&format!("INSERT INTO {table} (provider_uuid, {col}) VALUES (?, ?)"))
+            query(format!("INSERT INTO {table} (provider_uuid, {col}) VALUES (?, ?)"))
                 .bind(uuid)
                 .bind(v)
                 .execute(&mut *c)
@@ -522,7 +507,7 @@ pub async fn set_provider_aggregates(c: &mut Conn, uuid: &str, aggregates: &[Str
 
 // ---- consumers and allocations ----
 
-fn consumer_row(row: &AnyRow) -> Consumer {
+fn consumer_row(row: &Row) -> Consumer {
     Consumer {
         uuid: text(row, "uuid").unwrap_or_default(),
         project_id: text(row, "project_id").unwrap_or_default(),
@@ -539,7 +524,7 @@ pub async fn consumers(c: &mut Conn, uuids: &[String]) -> Result<Vec<Consumer>> 
 
 pub async fn insert_consumer(c: &mut Conn, k: &Consumer) -> Result<()> {
     let now = now_string();
-    sqlx::query(
+    query(
         "INSERT INTO consumers (uuid, project_id, user_id, consumer_type, generation, created_at, updated_at) \
          VALUES (?, ?, ?, ?, ?, ?, ?)",
     )
@@ -558,7 +543,7 @@ pub async fn insert_consumer(c: &mut Conn, k: &Consumer) -> Result<()> {
 /// Writes a consumer's project, user and type and bumps its generation, if the generation
 /// still is `expected`.
 pub async fn update_consumer(c: &mut Conn, k: &Consumer, expected: i64) -> Result<bool> {
-    let done = sqlx::query(
+    let done = query(
         "UPDATE consumers SET project_id = ?, user_id = ?, consumer_type = ?, generation = generation + 1, \
          updated_at = ? WHERE uuid = ? AND generation = ?",
     )
@@ -574,7 +559,7 @@ pub async fn update_consumer(c: &mut Conn, k: &Consumer, expected: i64) -> Resul
 }
 
 pub async fn delete_consumer(c: &mut Conn, uuid: &str) -> Result<()> {
-    sqlx::query("DELETE FROM consumers WHERE uuid = ?").bind(uuid).execute(&mut *c).await?;
+    query("DELETE FROM consumers WHERE uuid = ?").bind(uuid).execute(&mut *c).await?;
     Ok(())
 }
 
@@ -587,7 +572,7 @@ pub struct AllocationRow {
     pub used: i64,
 }
 
-fn allocation_row(r: &AnyRow) -> AllocationRow {
+fn allocation_row(r: &Row) -> AllocationRow {
     AllocationRow {
         consumer: text(r, "consumer_uuid").unwrap_or_default(),
         provider: text(r, "provider_uuid").unwrap_or_default(),
@@ -607,7 +592,7 @@ pub async fn allocations_of_consumers(c: &mut Conn, consumers: &[String]) -> Res
 }
 
 pub async fn allocations_of_provider(c: &mut Conn, provider: &str) -> Result<Vec<AllocationRow>> {
-    let rows = sqlx::query(
+    let rows = query(
         "SELECT consumer_uuid, provider_uuid, resource_class, used FROM allocations WHERE provider_uuid = ? \
          ORDER BY consumer_uuid, resource_class",
     )
@@ -618,7 +603,7 @@ pub async fn allocations_of_provider(c: &mut Conn, provider: &str) -> Result<Vec
 }
 
 pub async fn delete_allocations_of(c: &mut Conn, consumer: &str) -> Result<()> {
-    sqlx::query("DELETE FROM allocations WHERE consumer_uuid = ?").bind(consumer).execute(&mut *c).await?;
+    query("DELETE FROM allocations WHERE consumer_uuid = ?").bind(consumer).execute(&mut *c).await?;
     Ok(())
 }
 
@@ -632,7 +617,7 @@ pub async fn insert_allocations(c: &mut Conn, rows: &[AllocationRow]) -> Result<
         vec!["(?, ?, ?, ?, ?)"; rows.len()].join(", ")
     );
     let now = now_string();
-    let mut q = sqlx::query(&sql);
+    let mut q = query(&sql);
     for a in rows {
         q = q.bind(&a.consumer).bind(&a.provider).bind(&a.resource_class).bind(a.used).bind(now.clone());
     }
@@ -655,7 +640,7 @@ pub async fn project_allocations(
     if user_id.is_some() {
         sql.push_str(" AND c.user_id = ?");
     }
-    let mut q = sqlx::query(&sql).bind(project_id);
+    let mut q = query(&sql).bind(project_id);
     if let Some(u) = user_id {
         q = q.bind(u);
     }

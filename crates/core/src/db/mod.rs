@@ -1,0 +1,466 @@
+//! The SQL store every service uses: one database per service, SQLite under the data dir by
+//! default or MariaDB/MySQL by URL, through the same code: [`query`] with `?` placeholders,
+//! values bound in order, [`Row`]s read by column, and a portable subset of DDL (VARCHAR,
+//! TEXT, BIGINT). SQLite runs on the calling thread (see `sqlite.rs`), MariaDB through sqlx's
+//! `Any` driver.
+//!
+//! Conventions that keep the SQL portable: booleans are BIGINT 0/1, timestamps are RFC 3339
+//! strings in UTC with microseconds (they sort as text), ids are VARCHAR(64).
+
+use std::ops::{Deref, DerefMut};
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+use sqlx::any::AnyPoolOptions;
+use sqlx::pool::PoolConnection;
+use sqlx::{Any, AnyPool, Executor};
+
+mod mysql;
+mod row;
+mod sqlite;
+
+pub use row::{ColumnIndex, FromValue, Row, ToValue, Value};
+pub use sqlx;
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Dialect {
+    Sqlite,
+    MySql,
+}
+
+/// One schema change. `sql` may hold several statements separated by `;` at line ends.
+pub struct Migration {
+    pub version: i64,
+    pub name: &'static str,
+    pub sql: &'static str,
+}
+
+/// A service's database: cheap to clone (one set of connections behind it).
+#[derive(Clone)]
+pub struct Db {
+    backend: Arc<Backend>,
+    dialect: Dialect,
+}
+
+enum Backend {
+    Sqlite(sqlite::Sqlite),
+    MySql(AnyPool),
+}
+
+impl Db {
+    pub async fn connect(url: &str) -> anyhow::Result<Db> {
+        let dialect = if url.starts_with("sqlite:") {
+            Dialect::Sqlite
+        } else if url.starts_with("mysql:") || url.starts_with("mariadb:") {
+            Dialect::MySql
+        } else {
+            anyhow::bail!("unsupported database URL {}: use sqlite:// or mysql://", redact(url));
+        };
+        let url = url.replacen("mariadb:", "mysql:", 1);
+        let backend = match dialect {
+            Dialect::Sqlite => Backend::Sqlite(
+                sqlite::Sqlite::open(sqlite_path(&url).map(Into::into))
+                    .with_context(|| format!("opening {}", redact(&url)))?,
+            ),
+            Dialect::MySql => {
+                sqlx::any::install_default_drivers();
+                create_mysql_database_if_missing(&url).await?;
+                Backend::MySql(
+                    AnyPoolOptions::new()
+                        .max_connections(16)
+                        .acquire_timeout(Duration::from_secs(10))
+                        .connect(&url)
+                        .await
+                        .with_context(|| format!("connecting to {}", redact(&url)))?,
+                )
+            }
+        };
+        Ok(Db { backend: Arc::new(backend), dialect })
+    }
+
+    pub fn dialect(&self) -> Dialect {
+        self.dialect
+    }
+
+    /// Starts a transaction: committed by [`Tx::commit`], rolled back if dropped before. On
+    /// SQLite it holds the one writer connection until then.
+    pub async fn begin(&self) -> Result<Tx, sqlx::Error> {
+        let conn = match &*self.backend {
+            Backend::Sqlite(s) => {
+                let w = s.writer().await;
+                sqlite::run(&w, "BEGIN IMMEDIATE", &[])?;
+                Conn(ConnInner::Sqlite(w))
+            }
+            Backend::MySql(pool) => Conn(ConnInner::MySqlTx(pool.begin().await?)),
+        };
+        Ok(Tx { conn, open: true })
+    }
+
+    /// One connection for several statements outside a transaction (on SQLite: the writer).
+    pub async fn acquire(&self) -> Result<Conn, sqlx::Error> {
+        Ok(Conn(match &*self.backend {
+            Backend::Sqlite(s) => ConnInner::Sqlite(s.writer().await),
+            Backend::MySql(pool) => ConnInner::MySql(pool.acquire().await?),
+        }))
+    }
+
+    /// One connection for several reads, which do not wait for writers (on SQLite: a
+    /// reader connection; a write on it would bypass the writer's queue — don't).
+    pub async fn acquire_for_reads(&self) -> Result<Conn, sqlx::Error> {
+        match &*self.backend {
+            Backend::Sqlite(s) => match s.reader()? {
+                Some(r) => Ok(Conn(ConnInner::SqliteReader(r))),
+                None => Ok(Conn(ConnInner::Sqlite(s.writer().await))),
+            },
+            Backend::MySql(_) => self.acquire().await,
+        }
+    }
+
+    /// Applies the migrations not yet recorded in `schema_migrations`, each in order.
+    pub async fn migrate(&self, migrations: &[Migration]) -> anyhow::Result<()> {
+        query(
+            "CREATE TABLE IF NOT EXISTS schema_migrations (version BIGINT PRIMARY KEY, \
+             name VARCHAR(255) NOT NULL, applied_at VARCHAR(40) NOT NULL)",
+        )
+        .execute(self)
+        .await?;
+        let applied: Vec<i64> = query("SELECT version FROM schema_migrations")
+            .fetch_all(self)
+            .await?
+            .iter()
+            .map(|r| r.get::<i64, _>(0))
+            .collect();
+        for m in migrations {
+            if applied.contains(&m.version) {
+                continue;
+            }
+            tracing::info!(version = m.version, name = m.name, "applying migration");
+            let mut tx = self.begin().await?;
+            for stmt in split_statements(m.sql) {
+                query(stmt.as_str())
+                    .execute(&mut *tx)
+                    .await
+                    .with_context(|| format!("migration {} ({}): {stmt}", m.version, m.name))?;
+            }
+            query("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)")
+                .bind(m.version)
+                .bind(m.name)
+                .bind(now_string())
+                .execute(&mut *tx)
+                .await?;
+            tx.commit().await?;
+        }
+        Ok(())
+    }
+
+    pub async fn close(&self) {
+        if let Backend::MySql(pool) = &*self.backend {
+            pool.close().await;
+        }
+    }
+}
+
+/// A statement with `?` placeholders, as every store writes them.
+pub fn query(sql: impl Into<String>) -> Query {
+    Query { sql: sql.into(), args: Vec::new() }
+}
+
+/// A statement and the values bound to its placeholders, in order; run with
+/// [`Query::execute`] or one of the `fetch_*` methods on a [`Db`], a [`Conn`] or a [`Tx`].
+#[must_use = "a query does nothing until it is executed or fetched"]
+pub struct Query {
+    sql: String,
+    args: Vec<Value>,
+}
+
+/// Where a statement runs: the database (any connection) or one connection (a transaction's).
+pub enum On<'a> {
+    Db(&'a Db),
+    Conn(&'a mut Conn),
+}
+
+impl<'a> From<&'a Db> for On<'a> {
+    fn from(db: &'a Db) -> Self {
+        On::Db(db)
+    }
+}
+
+impl<'a> From<&'a mut Conn> for On<'a> {
+    fn from(c: &'a mut Conn) -> Self {
+        On::Conn(c)
+    }
+}
+
+impl<'a> From<&'a mut Tx> for On<'a> {
+    fn from(tx: &'a mut Tx) -> Self {
+        On::Conn(&mut tx.conn)
+    }
+}
+
+/// What a statement that returns no rows did.
+#[derive(Debug, Clone, Copy)]
+pub struct Done {
+    rows_affected: u64,
+    last_insert_id: i64,
+}
+
+impl Done {
+    pub fn rows_affected(&self) -> u64 {
+        self.rows_affected
+    }
+
+    /// The row id of the last row inserted on this connection (an AUTO_INCREMENT / INTEGER
+    /// PRIMARY KEY column).
+    pub fn last_insert_id(&self) -> i64 {
+        self.last_insert_id
+    }
+}
+
+impl Query {
+    pub fn bind<T: ToValue>(mut self, value: T) -> Self {
+        self.args.push(value.to_value());
+        self
+    }
+
+    pub fn sql(&self) -> &str {
+        &self.sql
+    }
+
+    pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<Done, sqlx::Error> {
+        let (_, rows_affected, last_insert_id) = self.run(on.into()).await?;
+        Ok(Done { rows_affected, last_insert_id })
+    }
+
+    pub async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> Result<Vec<Row>, sqlx::Error> {
+        Ok(self.run(on.into()).await?.0)
+    }
+
+    pub async fn fetch_optional<'a>(self, on: impl Into<On<'a>>) -> Result<Option<Row>, sqlx::Error> {
+        Ok(self.run(on.into()).await?.0.into_iter().next())
+    }
+
+    pub async fn fetch_one<'a>(self, on: impl Into<On<'a>>) -> Result<Row, sqlx::Error> {
+        self.fetch_optional(on).await?.ok_or(sqlx::Error::RowNotFound)
+    }
+
+    async fn run(self, on: On<'_>) -> Result<(Vec<Row>, u64, i64), sqlx::Error> {
+        match on {
+            On::Db(db) => match &*db.backend {
+                Backend::Sqlite(s) => {
+                    let o = s.run(&self.sql, &self.args).await?;
+                    Ok((o.rows, o.rows_affected, o.last_insert_id))
+                }
+                Backend::MySql(pool) => {
+                    let mut c = pool.acquire().await?;
+                    let o = mysql::run(&mut c, &self.sql, &self.args).await?;
+                    Ok((o.rows, o.rows_affected, o.last_insert_id))
+                }
+            },
+            On::Conn(conn) => match &mut conn.0 {
+                ConnInner::Sqlite(w) => {
+                    let o = sqlite::run(w, &self.sql, &self.args)?;
+                    Ok((o.rows, o.rows_affected, o.last_insert_id))
+                }
+                ConnInner::SqliteReader(r) => {
+                    let o = sqlite::run(r, &self.sql, &self.args)?;
+                    Ok((o.rows, o.rows_affected, o.last_insert_id))
+                }
+                ConnInner::MySql(c) => {
+                    let o = mysql::run(c, &self.sql, &self.args).await?;
+                    Ok((o.rows, o.rows_affected, o.last_insert_id))
+                }
+                ConnInner::MySqlTx(tx) => {
+                    let o = mysql::run(tx, &self.sql, &self.args).await?;
+                    Ok((o.rows, o.rows_affected, o.last_insert_id))
+                }
+                ConnInner::Closed => Err(sqlx::Error::Protocol("the transaction has ended".into())),
+            },
+        }
+    }
+}
+
+/// One connection held for several statements: see [`Db::acquire`] and [`Db::begin`].
+pub struct Conn(ConnInner);
+
+enum ConnInner {
+    Sqlite(sqlite::Writer),
+    SqliteReader(sqlite::Reader),
+    MySql(PoolConnection<Any>),
+    MySqlTx(sqlx::Transaction<'static, Any>),
+    /// A transaction's, once committed or rolled back.
+    Closed,
+}
+
+/// A transaction; statements run on it with `&mut *tx` (or `&mut tx`).
+pub struct Tx {
+    conn: Conn,
+    open: bool,
+}
+
+impl Tx {
+    pub async fn commit(mut self) -> Result<(), sqlx::Error> {
+        self.open = false;
+        match std::mem::replace(&mut self.conn.0, ConnInner::Closed) {
+            ConnInner::Sqlite(w) => sqlite::run(&w, "COMMIT", &[]).map(|_| ()).inspect_err(|_| {
+                // A failed COMMIT leaves the transaction open: end it before the writer is
+                // handed on.
+                let _ = w.execute_batch("ROLLBACK");
+            }),
+            ConnInner::MySqlTx(tx) => tx.commit().await,
+            _ => Ok(()),
+        }
+    }
+
+    pub async fn rollback(mut self) -> Result<(), sqlx::Error> {
+        self.open = false;
+        match std::mem::replace(&mut self.conn.0, ConnInner::Closed) {
+            ConnInner::Sqlite(w) => sqlite::run(&w, "ROLLBACK", &[]).map(|_| ()),
+            ConnInner::MySqlTx(tx) => tx.rollback().await,
+            _ => Ok(()),
+        }
+    }
+}
+
+impl Deref for Tx {
+    type Target = Conn;
+    fn deref(&self) -> &Conn {
+        &self.conn
+    }
+}
+
+impl DerefMut for Tx {
+    fn deref_mut(&mut self) -> &mut Conn {
+        &mut self.conn
+    }
+}
+
+impl Drop for Tx {
+    fn drop(&mut self) {
+        // MariaDB: sqlx's transaction rolls itself back when dropped.
+        if let (true, ConnInner::Sqlite(w)) = (self.open, &self.conn.0) {
+            let _ = w.execute_batch("ROLLBACK");
+        }
+    }
+}
+
+/// Reads a text column, or None when it is NULL. MariaDB reports TEXT in a binary collation
+/// as BLOB, which sqlx will not decode as a string; such values are read as UTF-8 bytes.
+pub fn text(row: &Row, col: &str) -> Option<String> {
+    row.try_get::<Option<String>, _>(col).ok().flatten()
+}
+
+/// Reads an integer column (0 when NULL).
+pub fn int(row: &Row, col: &str) -> i64 {
+    row.try_get::<Option<i64>, _>(col).ok().flatten().unwrap_or(0)
+}
+
+/// Is this error a unique-constraint violation (a duplicate name or id)?
+pub fn is_unique_violation(err: &sqlx::Error) -> bool {
+    match err {
+        sqlx::Error::Database(db) => {
+            db.is_unique_violation() || {
+                let msg = db.message();
+                msg.contains("UNIQUE constraint failed") || msg.contains("Duplicate entry")
+            }
+        }
+        _ => false,
+    }
+}
+
+/// The current time as stored: RFC 3339, UTC, microseconds.
+pub fn now_string() -> String {
+    time_string(chrono::Utc::now())
+}
+
+pub fn time_string(t: chrono::DateTime<chrono::Utc>) -> String {
+    t.format("%Y-%m-%dT%H:%M:%S%.6fZ").to_string()
+}
+
+pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
+    chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
+}
+
+fn split_statements(sql: &str) -> Vec<String> {
+    sql.split(";\n")
+        .map(|s| s.trim().trim_end_matches(';').trim().to_string())
+        .filter(|s| !s.is_empty() && !s.lines().all(|l| l.trim().is_empty() || l.trim().starts_with("--")))
+        .collect()
+}
+
+fn sqlite_path(url: &str) -> Option<String> {
+    let rest = url.strip_prefix("sqlite://").or_else(|| url.strip_prefix("sqlite:"))?;
+    let path = rest.split('?').next()?;
+    (!path.is_empty() && path != ":memory:").then(|| path.to_string())
+}
+
+async fn create_mysql_database_if_missing(url: &str) -> anyhow::Result<()> {
+    // mysql://user:pass@host:port/dbname?opts
+    let (base, query) = url.split_once('?').map(|(b, q)| (b, Some(q))).unwrap_or((url, None));
+    let Some((server, name)) = base.rsplit_once('/') else { return Ok(()) };
+    if name.is_empty() || server.ends_with('/') {
+        return Ok(());
+    }
+    if !name.chars().all(|c| c.is_ascii_alphanumeric() || c == '_') {
+        anyhow::bail!("database name {name:?} may hold only letters, digits and _");
+    }
+    let server_url = match query {
+        Some(q) => format!("{server}/?{q}"),
+        None => format!("{server}/"),
+    };
+    let pool = AnyPoolOptions::new()
+        .max_connections(1)
+        .acquire_timeout(Duration::from_secs(10))
+        .connect(&server_url)
+        .await
+        .with_context(|| format!("connecting to {}", redact(&server_url)))?;
+    pool.execute(
+        format!("CREATE DATABASE IF NOT EXISTS `{name}` CHARACTER SET utf8mb4 COLLATE utf8mb4_bin").as_str(),
+    )
+    .await
+    .with_context(|| format!("creating database {name}"))?;
+    pool.close().await;
+    Ok(())
+}
+
+/// A URL fit for logs: the password replaced.
+pub fn redact(url: &str) -> String {
+    if let Some((scheme, rest)) = url.split_once("://") {
+        if let Some((cred, host)) = rest.split_once('@') {
+            if let Some((user, _)) = cred.split_once(':') {
+                return format!("{scheme}://{user}:***@{host}");
+            }
+        }
+    }
+    url.to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statements_split_on_line_ends() {
+        let s = split_statements("CREATE TABLE a (x BIGINT);\n-- comment\nCREATE INDEX i ON a (x);\n");
+        assert_eq!(s, vec!["CREATE TABLE a (x BIGINT)", "-- comment\nCREATE INDEX i ON a (x)"]);
+    }
+
+    #[test]
+    fn passwords_are_redacted() {
+        assert_eq!(redact("mysql://stratus:secret@db:3306/x"), "mysql://stratus:***@db:3306/x");
+    }
+
+    #[tokio::test]
+    async fn migrations_apply_once() {
+        let dir = std::env::temp_dir().join(format!("stratus-db-{}", uuid::Uuid::new_v4()));
+        let url = format!("sqlite://{}/t.db?mode=rwc", dir.display());
+        let db = Db::connect(&url).await.unwrap();
+        let m = [Migration { version: 1, name: "t", sql: "CREATE TABLE t (id VARCHAR(64) PRIMARY KEY)" }];
+        db.migrate(&m).await.unwrap();
+        db.migrate(&m).await.unwrap();
+        query("INSERT INTO t (id) VALUES (?)").bind("a").execute(&db).await.unwrap();
+        let err = query("INSERT INTO t (id) VALUES (?)").bind("a").execute(&db).await.unwrap_err();
+        assert!(is_unique_violation(&err));
+        std::fs::remove_dir_all(dir).ok();
+    }
+}
