@@ -36,7 +36,6 @@ impl Store {
     pub fn db(&self) -> &Db {
         &self.db
     }
-
 }
 
 /// The next free id of a table with a BIGINT `id` (portable: no AUTOINCREMENT syntax), read

@@ -237,3 +237,37 @@ impl Store {
         Err(ApiError::internal("could not allocate a compute node id"))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use std::collections::BTreeSet;
+
+    use stratus_core::db::Db;
+
+    use super::*;
+
+    /// A thousand fake hosts register at once under `stratus up --fake-hosts`: every one must
+    /// get its service row and an id of its own (the ids are allocated `MAX(id) + 1`).
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn hosts_registering_at_once_each_get_a_service_of_their_own() {
+        let dir = std::env::temp_dir().join(format!("stratus-compute-{}", uuid::Uuid::new_v4()));
+        let db = Db::connect(&format!("sqlite://{}/compute.db?mode=rwc", dir.display())).await.unwrap();
+        let store = Store::open(db).await.unwrap();
+        let tasks: Vec<_> = (0..64)
+            .map(|i| {
+                let store = store.clone();
+                tokio::spawn(async move {
+                    store.report_service(&format!("host-{i}"), "nova-compute", "compute", "nova").await
+                })
+            })
+            .collect();
+        let mut ids = BTreeSet::new();
+        for t in tasks {
+            let service = t.await.unwrap().expect("registration failed");
+            ids.insert(service.id);
+        }
+        assert_eq!(ids.len(), 64);
+        assert_eq!(store.services().await.unwrap().len(), 64);
+        std::fs::remove_dir_all(dir).ok();
+    }
+}

@@ -463,4 +463,93 @@ mod tests {
         assert!(is_unique_violation(&err));
         std::fs::remove_dir_all(dir).ok();
     }
+
+    /// A fresh SQLite database with a table `t (id, n)`, and its directory.
+    async fn sqlite_db() -> (Db, std::path::PathBuf) {
+        let dir = std::env::temp_dir().join(format!("stratus-db-{}", uuid::Uuid::new_v4()));
+        let db = Db::connect(&format!("sqlite://{}/t.db?mode=rwc", dir.display())).await.unwrap();
+        let m = [Migration {
+            version: 1,
+            name: "t",
+            sql: "CREATE TABLE t (id VARCHAR(64) PRIMARY KEY, n BIGINT)",
+        }];
+        db.migrate(&m).await.unwrap();
+        (db, dir)
+    }
+
+    async fn count(db: &Db) -> i64 {
+        query("SELECT COUNT(*) AS c FROM t").fetch_one(db).await.unwrap().get("c")
+    }
+
+    #[tokio::test]
+    async fn a_transaction_dropped_uncommitted_rolls_back_and_frees_the_writer() {
+        let (db, dir) = sqlite_db().await;
+        {
+            let mut tx = db.begin().await.unwrap();
+            query("INSERT INTO t (id, n) VALUES ('a', 1)").execute(&mut *tx).await.unwrap();
+        }
+        assert_eq!(count(&db).await, 0);
+        let mut tx = db.begin().await.unwrap();
+        query("INSERT INTO t (id, n) VALUES ('b', 2)").execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(count(&db).await, 1);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn reads_do_not_wait_for_a_transaction_and_see_only_what_it_committed() {
+        let (db, dir) = sqlite_db().await;
+        let mut tx = db.begin().await.unwrap();
+        query("INSERT INTO t (id, n) VALUES ('a', 1)").execute(&mut *tx).await.unwrap();
+        let seen = tokio::time::timeout(Duration::from_secs(5), count(&db)).await;
+        assert_eq!(seen.expect("a read waited for the open transaction"), 0);
+        tx.commit().await.unwrap();
+        assert_eq!(count(&db).await, 1);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn writes_queue_behind_a_transaction_instead_of_failing() {
+        let (db, dir) = sqlite_db().await;
+        let mut tx = db.begin().await.unwrap();
+        let n: i64 = query("SELECT COUNT(*) AS c FROM t").fetch_one(&mut *tx).await.unwrap().get("c");
+        let other = db.clone();
+        let write = tokio::spawn(async move {
+            query("INSERT INTO t (id, n) VALUES ('w', 0)").execute(&other).await.map(|d| d.rows_affected())
+        });
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        assert!(!write.is_finished(), "a write ran while a transaction held the writer");
+        query("INSERT INTO t (id, n) VALUES ('t', ?)").bind(n + 1).execute(&mut *tx).await.unwrap();
+        tx.commit().await.unwrap();
+        assert_eq!(write.await.unwrap().unwrap(), 1);
+        let rows = query("SELECT id, n FROM t ORDER BY id").fetch_all(&db).await.unwrap();
+        let got: Vec<(String, i64)> = rows.iter().map(|r| (r.get("id"), r.get("n"))).collect();
+        assert_eq!(got, vec![("t".to_string(), 1), ("w".to_string(), 0)]);
+        std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[tokio::test]
+    async fn values_round_trip_with_their_types() {
+        let (db, dir) = sqlite_db().await;
+        query("CREATE TABLE v (i BIGINT, f DOUBLE, s TEXT, b BLOB, z TEXT)").execute(&db).await.unwrap();
+        let done = query("INSERT INTO v (i, f, s, b, z) VALUES (?, ?, ?, ?, ?)")
+            .bind(-7i64)
+            .bind(1.5f64)
+            .bind("héllo")
+            .bind(vec![0u8, 255])
+            .bind(None::<String>)
+            .execute(&db)
+            .await
+            .unwrap();
+        assert_eq!(done.rows_affected(), 1);
+        let r = query("SELECT i, f, s, b, z FROM v").fetch_one(&db).await.unwrap();
+        assert_eq!(r.get::<i64, _>("i"), -7);
+        assert_eq!(r.get::<f64, _>("f"), 1.5);
+        assert_eq!(r.get::<String, _>("s"), "héllo");
+        assert_eq!(r.get::<Vec<u8>, _>("b"), vec![0u8, 255]);
+        assert_eq!(r.get::<Option<String>, _>("z"), None);
+        let missing = query("SELECT i FROM v WHERE i = 0").fetch_one(&db).await;
+        assert!(matches!(missing, Err(sqlx::Error::RowNotFound)));
+        std::fs::remove_dir_all(dir).ok();
+    }
 }
