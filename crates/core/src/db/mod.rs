@@ -223,61 +223,47 @@ impl Query {
         self
     }
 
-    pub fn sql(&self) -> &str {
-        &self.sql
-    }
-
     pub async fn execute<'a>(self, on: impl Into<On<'a>>) -> Result<Done, sqlx::Error> {
-        let (_, rows_affected, last_insert_id) = self.run(on.into()).await?;
-        Ok(Done { rows_affected, last_insert_id })
+        let out = self.run(on.into()).await?;
+        Ok(Done { rows_affected: out.rows_affected, last_insert_id: out.last_insert_id })
     }
 
     pub async fn fetch_all<'a>(self, on: impl Into<On<'a>>) -> Result<Vec<Row>, sqlx::Error> {
-        Ok(self.run(on.into()).await?.0)
+        Ok(self.run(on.into()).await?.rows)
     }
 
     pub async fn fetch_optional<'a>(self, on: impl Into<On<'a>>) -> Result<Option<Row>, sqlx::Error> {
-        Ok(self.run(on.into()).await?.0.into_iter().next())
+        Ok(self.run(on.into()).await?.rows.into_iter().next())
     }
 
     pub async fn fetch_one<'a>(self, on: impl Into<On<'a>>) -> Result<Row, sqlx::Error> {
         self.fetch_optional(on).await?.ok_or(sqlx::Error::RowNotFound)
     }
 
-    async fn run(self, on: On<'_>) -> Result<(Vec<Row>, u64, i64), sqlx::Error> {
+    async fn run(self, on: On<'_>) -> Result<Output, sqlx::Error> {
+        let (sql, args) = (self.sql.as_str(), self.args.as_slice());
         match on {
             On::Db(db) => match &*db.backend {
-                Backend::Sqlite(s) => {
-                    let o = s.run(&self.sql, &self.args).await?;
-                    Ok((o.rows, o.rows_affected, o.last_insert_id))
-                }
-                Backend::MySql(pool) => {
-                    let mut c = pool.acquire().await?;
-                    let o = mysql::run(&mut c, &self.sql, &self.args).await?;
-                    Ok((o.rows, o.rows_affected, o.last_insert_id))
-                }
+                Backend::Sqlite(s) => s.run(sql, args).await,
+                Backend::MySql(pool) => mysql::run(&mut *pool.acquire().await?, sql, args).await,
             },
             On::Conn(conn) => match &mut conn.0 {
-                ConnInner::Sqlite(w) => {
-                    let o = sqlite::run(w, &self.sql, &self.args)?;
-                    Ok((o.rows, o.rows_affected, o.last_insert_id))
-                }
-                ConnInner::SqliteReader(r) => {
-                    let o = sqlite::run(r, &self.sql, &self.args)?;
-                    Ok((o.rows, o.rows_affected, o.last_insert_id))
-                }
-                ConnInner::MySql(c) => {
-                    let o = mysql::run(c, &self.sql, &self.args).await?;
-                    Ok((o.rows, o.rows_affected, o.last_insert_id))
-                }
-                ConnInner::MySqlTx(tx) => {
-                    let o = mysql::run(tx, &self.sql, &self.args).await?;
-                    Ok((o.rows, o.rows_affected, o.last_insert_id))
-                }
+                ConnInner::Sqlite(w) => sqlite::run(w, sql, args),
+                ConnInner::SqliteReader(r) => sqlite::run(r, sql, args),
+                ConnInner::MySql(c) => mysql::run(c, sql, args).await,
+                ConnInner::MySqlTx(tx) => mysql::run(tx, sql, args).await,
                 ConnInner::Closed => Err(sqlx::Error::Protocol("the transaction has ended".into())),
             },
         }
     }
+}
+
+/// What running a statement gave, whichever the backend: every row it returned, and what it
+/// changed.
+pub(crate) struct Output {
+    pub rows: Vec<Row>,
+    pub rows_affected: u64,
+    pub last_insert_id: i64,
 }
 
 /// One connection held for several statements: see [`Db::acquire`] and [`Db::begin`].
@@ -344,8 +330,7 @@ impl Drop for Tx {
     }
 }
 
-/// Reads a text column, or None when it is NULL. MariaDB reports TEXT in a binary collation
-/// as BLOB, which sqlx will not decode as a string; such values are read as UTF-8 bytes.
+/// Reads a text column, or None when it is NULL (or not text).
 pub fn text(row: &Row, col: &str) -> Option<String> {
     row.try_get::<Option<String>, _>(col).ok().flatten()
 }

@@ -8,12 +8,7 @@ use sqlx::any::{AnyRow, AnyTypeInfoKind};
 use sqlx::{AnyConnection, Column, Either, Executor, Row as _, ValueRef as _};
 
 use super::row::{Row, Value};
-
-pub(crate) struct Output {
-    pub rows: Vec<Row>,
-    pub rows_affected: u64,
-    pub last_insert_id: i64,
-}
+use super::Output;
 
 pub(crate) async fn run(conn: &mut AnyConnection, sql: &str, args: &[Value]) -> Result<Output, sqlx::Error> {
     let mut q = sqlx::query(sql);

@@ -233,22 +233,6 @@ impl Row {
             Err(e) => panic!("reading a column: {e}"),
         }
     }
-
-    pub fn len(&self) -> usize {
-        self.values.len()
-    }
-
-    pub fn is_empty(&self) -> bool {
-        self.values.is_empty()
-    }
-
-    pub fn columns(&self) -> &[String] {
-        &self.columns
-    }
-
-    pub fn value(&self, i: usize) -> &Value {
-        &self.values[i]
-    }
 }
 
 #[cfg(test)]

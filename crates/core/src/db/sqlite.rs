@@ -17,6 +17,7 @@ use rusqlite::{Connection, OpenFlags};
 use tokio::sync::{Mutex as AsyncMutex, OwnedMutexGuard};
 
 use super::row::{Row, Value};
+use super::Output;
 
 /// How long a statement waits for another process's write lock before failing with
 /// "database is locked".
@@ -52,13 +53,6 @@ impl Drop for Reader {
             self.idle.lock().unwrap_or_else(|e| e.into_inner()).push(c);
         }
     }
-}
-
-/// What running a statement gave.
-pub(crate) struct Output {
-    pub rows: Vec<Row>,
-    pub rows_affected: u64,
-    pub last_insert_id: i64,
 }
 
 impl Sqlite {
