@@ -145,6 +145,14 @@ def test_boot_shows_nova_states(nova):
     assert usages(nova, server["OS-EXT-SRV-ATTR:host"]) == {"VCPU": 1, "MEMORY_MB": 512, "DISK_GB": 1}
     events = nova.osc("server", "event", "list", server["id"], "-f", "json")
     assert [e["Action"] for e in events] == ["create"]
+    # The create action's steps, each recorded and finished: the scheduling decision, the
+    # conductor's build and the agent's spawn.
+    action = nova.osc("server", "event", "show", server["id"], events[0]["Request ID"], "-f", "json")
+    steps = {e["event"]: e for e in action["events"]}
+    assert set(steps) == {"scheduler_select_destinations", "conductor_schedule_and_build_instances",
+                          "compute__do_build_and_run_instance"}, action
+    assert all(e["result"] == "Success" and e["finish_time"] for e in steps.values()), action
+    assert steps["compute__do_build_and_run_instance"]["host"] == server["OS-EXT-SRV-ATTR:host"], action
     nova.osc("server", "delete", "--wait", server["id"])
     assert usages(nova, server["OS-EXT-SRV-ATTR:host"]) == {"VCPU": 0, "MEMORY_MB": 0, "DISK_GB": 0}
 

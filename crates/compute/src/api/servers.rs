@@ -22,7 +22,7 @@ use super::State;
 use crate::conductor::{BuildRequest, Requester};
 use crate::model::{vm_states_for_status, Action, Fault, Instance, TaskState, VmState};
 use crate::scheduler::{GroupSpec, RequestSpec};
-use crate::store::{InstanceFilter, InstanceUpdate};
+use crate::store::{InstanceFilter, InstanceUpdate, NewAction};
 use crate::ComputeService;
 
 pub fn routes() -> Router<Arc<ComputeService>> {
@@ -321,6 +321,7 @@ async fn create(
     };
 
     let reservation_id = format!("r-{}", &uuid::Uuid::new_v4().simple().to_string()[..8]);
+    let who = requester(&ctx, &rid);
     let mut created = Vec::new();
     {
         // Count, check and insert under one lock: concurrent creates cannot together
@@ -399,17 +400,23 @@ async fn create(
                 deleted_at: None,
                 deleted: false,
             };
-            service.store.create_instance(&instance).await?;
+            // The server and its create action, in one commit.
+            let action = NewAction {
+                action: "create",
+                request_id: &who.request_id,
+                user_id: &who.user_id,
+                project_id: &who.project_id,
+            };
+            let action_id = service.store.create_instance_with_action(&instance, action).await?;
             if let Some(g) = &group {
                 service.store.add_group_member(&g.uuid, &instance.uuid).await?;
             }
-            created.push(instance);
+            created.push((instance, action_id));
         }
     }
 
-    let who = requester(&ctx, &rid);
-    for instance in &created {
-        let action_id = service.record_action(&instance.uuid, "create", &who).await;
+    for (instance, action_id) in &created {
+        let action_id = action_id.clone();
         let group_spec = match &group {
             Some(g) => Some(service.group_spec(g, &instance.uuid).await?),
             None => None,
@@ -433,7 +440,7 @@ async fn create(
         }
     }
 
-    let first = &created[0];
+    let first = &created[0].0;
     if server.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false)
         || body.get("return_reservation_id").and_then(Value::as_bool).unwrap_or(false)
     {

@@ -4,13 +4,13 @@
 
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use stratus_compute_agent::rpc::AgentRequest;
 use stratus_placement::client::ClientError;
 
 use crate::model::{Instance, PowerState, TaskState, VmState};
 use crate::scheduler::{RequestSpec, SchedulingError};
-use crate::store::InstanceUpdate;
+use crate::store::{EventWrite, Expect, InstanceUpdate};
 use crate::ComputeService;
 
 /// The instance-action event around each scheduling decision (as nova's scheduler records).
@@ -23,6 +23,26 @@ pub struct BuildRequest {
     pub instance: Instance,
     pub spec: RequestSpec,
     pub action_id: String,
+}
+
+/// A scheduling decision's event, until it is written.
+struct Decided {
+    span: (DateTime<Utc>, DateTime<Utc>),
+    error: Option<String>,
+    /// The conductor's own event starts with the first decision.
+    conductor_started: Option<DateTime<Utc>>,
+}
+
+impl Decided {
+    fn write<'a>(&'a self, action_id: &'a str) -> EventWrite<'a> {
+        EventWrite::Ended {
+            action_id,
+            event: SELECT_EVENT,
+            span: self.span,
+            error: self.error.as_deref(),
+            started: self.conductor_started.map(|at| (CONDUCTOR_EVENT, at)),
+        }
+    }
 }
 
 enum Outcome {
@@ -51,19 +71,18 @@ impl ComputeService {
         let mut last_error = String::new();
         while tried < attempts {
             // Its own event, so `server event show` (and the benchmark) sees the decision time.
+            // Written with the placement of the server when it is placed (one commit for
+            // both), else on its own.
             let select_started = Utc::now();
             let selected = self.scheduler.select(&spec).await;
-            let outcome = selected.as_ref().err().map(|e| e.to_string());
-            let _ = self
-                .store
-                .record_event(
-                    &action_id,
-                    SELECT_EVENT,
-                    (select_started, Utc::now()),
-                    outcome.as_deref(),
-                    conductor_started.take().map(|at| (CONDUCTOR_EVENT, at)),
-                )
-                .await;
+            let mut decided = Some(Decided {
+                span: (select_started, Utc::now()),
+                error: selected.as_ref().err().map(|e| e.to_string()),
+                conductor_started: conductor_started.take(),
+            });
+            if selected.is_err() {
+                self.record_decided(&action_id, &mut decided).await;
+            }
             if let Ok(d) = &selected {
                 tracing::debug!(
                     instance = %uuid,
@@ -106,9 +125,10 @@ impl ComputeService {
                         continue;
                     }
                     Err(e) => {
+                        self.record_decided(&action_id, &mut decided).await;
                         return self
                             .build_failed(&uuid, &action_id, &format!("claiming resources: {e}"), None)
-                            .await
+                            .await;
                     }
                 }
                 tried += 1;
@@ -118,29 +138,38 @@ impl ComputeService {
                     availability_zone: Some(Some(selection.zone.clone())),
                     ..Default::default()
                 };
+                // Placed, with the decision's event and the start of the spawn's: one commit.
+                let mut records = Vec::with_capacity(2);
+                if let Some(d) = &decided {
+                    records.push(d.write(&action_id));
+                }
+                records.push(EventWrite::Start {
+                    action_id: &action_id,
+                    event: BUILD_EVENT,
+                    host: Some(&selection.host),
+                });
                 let placed = self
                     .store
-                    .update_instance(
+                    .update_instance_recording(
                         &uuid,
                         &crate::store::Expect {
                             vm_states: vec![VmState::Building],
                             task_states: vec![Some(TaskState::Scheduling), Some(TaskState::Spawning)],
                         },
                         &InstanceUpdate { task_state: Some(Some(TaskState::Spawning)), ..update },
+                        &records,
                     )
                     .await;
+                drop(records);
                 if !matches!(placed, Ok(true)) {
                     // Deleted while scheduling.
+                    self.record_decided(&action_id, &mut decided).await;
                     self.release_allocations(&uuid).await;
                     return;
                 }
-                let _ = self.store.start_event(&action_id, BUILD_EVENT, Some(&selection.host)).await;
-                match self.spawn_on(&instance, &selection.host).await {
-                    Outcome::Active => {
-                        let _ =
-                            self.store.finish_events(&action_id, &[BUILD_EVENT, CONDUCTOR_EVENT], None).await;
-                        return;
-                    }
+                decided = None;
+                match self.spawn_on(&instance, &selection.host, &action_id).await {
+                    Outcome::Active => return,
                     Outcome::PreEmpted { host } => {
                         let _ = self.call_agent(&host, AgentRequest::Destroy { uuid: uuid.clone() }).await;
                         self.release_allocations(&uuid).await;
@@ -155,6 +184,8 @@ impl ComputeService {
                     }
                 }
             }
+            // Every selection's claim lost its race: the decision still gets its event.
+            self.record_decided(&action_id, &mut decided).await;
         }
         let msg = format!(
             "Exceeded maximum number of retries. Exhausted all hosts available for retrying build failures for \
@@ -163,22 +194,34 @@ impl ComputeService {
         self.build_failed(&uuid, &action_id, &msg, None).await;
     }
 
-    async fn spawn_on(&self, instance: &Instance, host: &str) -> Outcome {
+    async fn spawn_on(&self, instance: &Instance, host: &str, action_id: &str) -> Outcome {
         let request = AgentRequest::Spawn { instance: instance.spec() };
         match self.call_agent(host, request).await {
             Ok(_) => {
+                // ACTIVE, unless a delete took over meanwhile; the build's events end with it.
                 let update = InstanceUpdate {
                     vm_state: Some(VmState::Active),
                     power_state: Some(PowerState::Running),
                     launched_at: Some(Utc::now()),
+                    task_state: Some(None),
                     ..Default::default()
                 };
-                match self.finish(&instance.uuid, Some(TaskState::Spawning), update).await {
+                let expect = Expect { vm_states: vec![], task_states: vec![Some(TaskState::Spawning)] };
+                let ended =
+                    [EventWrite::Finish { action_id, events: &[BUILD_EVENT, CONDUCTOR_EVENT], error: None }];
+                match self.store.update_instance_recording(&instance.uuid, &expect, &update, &ended).await {
                     Ok(true) => Outcome::Active,
                     _ => Outcome::PreEmpted { host: host.to_string() },
                 }
             }
             Err(e) => Outcome::Failed(e.to_string()),
+        }
+    }
+
+    /// Writes a decision's event if it has not been written yet.
+    async fn record_decided(&self, action_id: &str, decided: &mut Option<Decided>) {
+        if let Some(d) = decided.take() {
+            let _ = self.store.record(&d.write(action_id)).await;
         }
     }
 

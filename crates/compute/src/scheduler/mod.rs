@@ -86,11 +86,8 @@ pub struct Free {
 impl Free {
     /// Of provider `k` of candidate `i`.
     fn of(view: &dyn CandidateView, i: usize, k: usize) -> Free {
-        Free {
-            vcpu: view.free(i, k, "VCPU"),
-            memory_mb: view.free(i, k, "MEMORY_MB"),
-            disk_gb: view.free(i, k, "DISK_GB"),
-        }
+        let [vcpu, memory_mb, disk_gb] = view.free_common(i, k);
+        Free { vcpu, memory_mb, disk_gb }
     }
 }
 
@@ -147,6 +144,8 @@ struct HostInfo {
     /// `HOST_CACHE_TTL` late). Judged at load time, so a cache's age never makes hosts
     /// look down.
     up: bool,
+    /// The host's place in name order: equal weights are ordered by it (by name, cheaply).
+    rank: u32,
 }
 
 pub struct Scheduler {
@@ -264,7 +263,15 @@ impl Scheduler {
                 local_gb: n.local_gb,
                 aggregate_metadata: metadata.get(&n.host).cloned().unwrap_or_default(),
             };
-            out.insert(n.uuid.clone(), HostInfo { state, up: svc.is_up(now, self.service_down_time) });
+            out.insert(
+                n.uuid.clone(),
+                HostInfo { state, up: svc.is_up(now, self.service_down_time), rank: 0 },
+            );
+        }
+        let mut by_name: Vec<&mut HostInfo> = out.values_mut().collect();
+        by_name.sort_by(|a, b| a.state.host.cmp(&b.state.host));
+        for (rank, info) in by_name.into_iter().enumerate() {
+            info.rank = rank as u32;
         }
         Ok(out)
     }
@@ -309,7 +316,7 @@ impl Scheduler {
     /// Filters and weighs placement's candidates where they lie; copies out only the chosen
     /// hosts' allocations.
     fn decide(&self, spec: &RequestSpec, hosts: &HostMap, view: &dyn CandidateView) -> Outcome {
-        let mut passing: Vec<(HostState<'_>, usize)> = Vec::new();
+        let mut passing: Vec<(HostState<'_>, usize, u32)> = Vec::new();
         let mut unknown = 0usize;
         let mut per_filter: Vec<(usize, Option<String>)> = vec![(0, None); self.filters.len()];
         for i in 0..view.len() {
@@ -332,7 +339,7 @@ impl Scheduler {
                 }
             }
             if ok {
-                passing.push((state, i));
+                passing.push((state, i, info.rank));
             }
         }
         if passing.is_empty() {
@@ -345,10 +352,11 @@ impl Scheduler {
             return Outcome::Rejected { candidates: view.len(), unknown, removed };
         }
 
-        let weights = weighers::weigh(&self.config, &passing.iter().map(|(h, _)| h).collect::<Vec<_>>());
+        let weights = weighers::weigh(&self.config, &passing.iter().map(|(h, _, _)| h).collect::<Vec<_>>());
         let mut order: Vec<usize> = (0..passing.len()).collect();
+        // Heaviest first; equal weights by host name.
         let best_first = |a: &usize, b: &usize| {
-            weights[*b].total_cmp(&weights[*a]).then_with(|| passing[*a].0.host.cmp(&passing[*b].0.host))
+            weights[*b].total_cmp(&weights[*a]).then_with(|| passing[*a].2.cmp(&passing[*b].2))
         };
         // Only the best few are used (the subset to pick from, the alternates): find them
         // without sorting the rest.
@@ -368,7 +376,7 @@ impl Scheduler {
             .into_iter()
             .take(self.max_attempts())
             .map(|p| {
-                let (h, i) = &passing[p];
+                let (h, i, _) = &passing[p];
                 Selection {
                     host: h.host.clone(),
                     node: h.node.clone(),

@@ -3,7 +3,7 @@
 use std::collections::BTreeMap;
 
 use chrono::{DateTime, Utc};
-use stratus_core::db::{int, query, text, time_string, Row};
+use stratus_core::db::{int, query, text, time_string, Query, Row};
 use stratus_core::error::{ApiError, ApiResult};
 
 use super::{next_id, opt_time, time, Store};
@@ -133,57 +133,23 @@ enum Param {
 
 impl Store {
     pub async fn create_instance(&self, i: &Instance) -> ApiResult<()> {
-        let sql = format!(
-            "INSERT INTO instances ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
-             ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-        );
-        query(&sql)
-            .bind(&i.uuid)
-            .bind(&i.display_name)
-            .bind(&i.hostname)
-            .bind(&i.description)
-            .bind(&i.project_id)
-            .bind(&i.user_id)
-            .bind(&i.host)
-            .bind(&i.node)
-            .bind(&i.availability_zone)
-            .bind(&i.requested_availability_zone)
-            .bind(to_json(&i.flavor))
-            .bind(i.old_flavor.as_ref().map(to_json))
-            .bind(i.new_flavor.as_ref().map(to_json))
-            .bind(i.flavor.vcpus as i64)
-            .bind(i.flavor.memory_mb as i64)
-            .bind(i.flavor.root_gb as i64)
-            .bind(&i.image_ref)
-            .bind(i.image.as_ref().map(to_json))
-            .bind(&i.key_name)
-            .bind(&i.key_data)
-            .bind(&i.user_data)
-            .bind(to_json(&i.metadata))
-            .bind(to_json(&i.tags))
-            .bind(i.vm_state.as_str())
-            .bind(i.task_state.map(|t| t.as_str()))
-            .bind(i.power_state.code())
-            .bind(i.locked as i64)
-            .bind(&i.locked_by)
-            .bind(&i.locked_reason)
-            .bind(&i.access_ip_v4)
-            .bind(&i.access_ip_v6)
-            .bind(&i.config_drive)
-            .bind(i.progress)
-            .bind(i.launch_index)
-            .bind(&i.reservation_id)
-            .bind(&i.server_group)
-            .bind(to_json(&i.scheduler_hints))
-            .bind(i.launched_at.map(time_string))
-            .bind(i.terminated_at.map(time_string))
-            .bind(time_string(i.created_at))
-            .bind(time_string(i.updated_at))
-            .bind(i.deleted_at.map(time_string))
-            .bind(i.deleted as i64)
-            .execute(self.db())
-            .await?;
+        create_instance_query(i).execute(self.db()).await?;
         Ok(())
+    }
+
+    /// Records a new server and the action that creates it in one transaction; returns the
+    /// action's id.
+    pub async fn create_instance_with_action(
+        &self,
+        i: &Instance,
+        action: NewAction<'_>,
+    ) -> ApiResult<String> {
+        let id = uuid::Uuid::new_v4().to_string();
+        let mut tx = self.db().begin().await?;
+        create_instance_query(i).execute(&mut tx).await?;
+        start_action_query(&id, &i.uuid, action).execute(&mut tx).await?;
+        tx.commit().await?;
+        Ok(id)
     }
 
     /// A live (not deleted) instance.
@@ -282,119 +248,30 @@ impl Store {
     /// Applies `u` if the instance is live and in the expected states; false if it was not
     /// (someone else changed it first, or it is gone).
     pub async fn update_instance(&self, uuid: &str, expect: &Expect, u: &InstanceUpdate) -> ApiResult<bool> {
-        let mut sets: Vec<String> = vec!["updated_at = ?".into()];
-        let mut params: Vec<Param> = vec![Param::Text(Some(stratus_core::db::now_string()))];
-        let mut set = |col: &str, p: Param| {
-            sets.push(format!("{col} = ?"));
-            params.push(p);
-        };
-        let t = |s: &str| Param::Text(Some(s.to_string()));
-        let ot = |s: &Option<String>| Param::Text(s.clone());
-        if let Some(v) = u.vm_state {
-            set("vm_state", t(v.as_str()));
-        }
-        if let Some(v) = u.task_state {
-            set("task_state", Param::Text(v.map(|t| t.as_str().to_string())));
-        }
-        if let Some(v) = u.power_state {
-            set("power_state", Param::Int(v.code()));
-        }
-        if let Some(v) = &u.host {
-            set("host", ot(v));
-        }
-        if let Some(v) = &u.node {
-            set("node", ot(v));
-        }
-        if let Some(v) = &u.availability_zone {
-            set("availability_zone", ot(v));
-        }
-        if let Some(f) = &u.flavor {
-            set("flavor", t(&to_json(f)));
-            set("vcpus", Param::Int(f.vcpus as i64));
-            set("memory_mb", Param::Int(f.memory_mb as i64));
-            set("root_gb", Param::Int(f.root_gb as i64));
-        }
-        if let Some(v) = &u.old_flavor {
-            set("old_flavor", Param::Text(v.as_ref().map(to_json)));
-        }
-        if let Some(v) = &u.new_flavor {
-            set("new_flavor", Param::Text(v.as_ref().map(to_json)));
-        }
-        if let Some(v) = &u.image_ref {
-            set("image_ref", ot(v));
-        }
-        if let Some(v) = &u.image {
-            set("image", Param::Text(v.as_ref().map(to_json)));
-        }
-        if let Some(v) = &u.display_name {
-            set("display_name", t(v));
-        }
-        if let Some(v) = &u.hostname {
-            set("hostname", t(v));
-        }
-        if let Some(v) = &u.description {
-            set("description", ot(v));
-        }
-        if let Some(v) = &u.metadata {
-            set("metadata", t(&to_json(v)));
-        }
-        if let Some(v) = &u.tags {
-            set("tags", t(&to_json(v)));
-        }
-        if let Some((locked, by, reason)) = &u.locked {
-            set("locked", Param::Int(*locked as i64));
-            set("locked_by", ot(by));
-            set("locked_reason", ot(reason));
-        }
-        if let Some(v) = &u.access_ip_v4 {
-            set("access_ip_v4", ot(v));
-        }
-        if let Some(v) = &u.access_ip_v6 {
-            set("access_ip_v6", ot(v));
-        }
-        if let Some(v) = u.progress {
-            set("progress", Param::Int(v));
-        }
-        if let Some(v) = u.launched_at {
-            set("launched_at", t(&time_string(v)));
-        }
-        if let Some(v) = u.terminated_at {
-            set("terminated_at", t(&time_string(v)));
-        }
-        if u.deleted {
-            set("deleted", Param::Int(1));
-            set("deleted_at", t(&stratus_core::db::now_string()));
-            set("vm_state", t(VmState::Deleted.as_str()));
-            set("task_state", Param::Text(None));
-        }
-        let mut sql = format!("UPDATE instances SET {} WHERE uuid = ? AND deleted = 0", sets.join(", "));
-        params.push(t(uuid));
-        if !expect.vm_states.is_empty() {
-            sql.push_str(&format!(" AND vm_state IN ({})", placeholders(expect.vm_states.len())));
-            params.extend(expect.vm_states.iter().map(|s| t(s.as_str())));
-        }
-        if !expect.task_states.is_empty() {
-            let named: Vec<&TaskState> = expect.task_states.iter().flatten().collect();
-            let none = expect.task_states.iter().any(Option::is_none);
-            let mut alts = Vec::new();
-            if !named.is_empty() {
-                alts.push(format!("task_state IN ({})", placeholders(named.len())));
-                params.extend(named.iter().map(|s| t(s.as_str())));
-            }
-            if none {
-                alts.push("task_state IS NULL".to_string());
-            }
-            sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
-        }
-        let mut q = query(&sql);
-        for p in params {
-            q = match p {
-                Param::Text(t) => q.bind(t),
-                Param::Int(i) => q.bind(i),
-            };
-        }
-        let done = q.execute(self.db()).await?;
+        let done = update_query(uuid, expect, u).execute(self.db()).await?;
         Ok(done.rows_affected() == 1)
+    }
+
+    /// An update as [`Store::update_instance`], and, only if it applied, the action records
+    /// written with it: one transaction (one commit) instead of one per record.
+    pub async fn update_instance_recording(
+        &self,
+        uuid: &str,
+        expect: &Expect,
+        u: &InstanceUpdate,
+        records: &[EventWrite<'_>],
+    ) -> ApiResult<bool> {
+        let mut tx = self.db().begin().await?;
+        if update_query(uuid, expect, u).execute(&mut tx).await?.rows_affected() != 1 {
+            return Ok(false); // rolled back as the transaction drops
+        }
+        for r in records {
+            for q in r.queries() {
+                q.execute(&mut tx).await?;
+            }
+        }
+        tx.commit().await?;
+        Ok(true)
     }
 
     /// What a project's live servers use, for quotas.
@@ -496,35 +373,21 @@ impl Store {
         project_id: &str,
     ) -> ApiResult<String> {
         let id = uuid::Uuid::new_v4().to_string();
-        let now = stratus_core::db::now_string();
-        query(
-            "INSERT INTO instance_actions (id, request_id, instance_uuid, action, user_id, project_id, message, \
-             start_time, finish_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)",
-        )
-        .bind(&id)
-        .bind(request_id)
-        .bind(uuid)
-        .bind(action)
-        .bind(user_id)
-        .bind(project_id)
-        .bind(&now)
-        .bind(&now)
-        .execute(self.db())
-        .await?;
+        start_action_query(&id, uuid, NewAction { action, request_id, user_id, project_id })
+            .execute(self.db())
+            .await?;
         Ok(id)
     }
 
     pub async fn start_event(&self, action_id: &str, event: &str, host: Option<&str>) -> ApiResult<()> {
-        query(
-            "INSERT INTO instance_action_events (action_id, event, host, result, traceback, details, start_time, \
-             finish_time) VALUES (?, ?, ?, NULL, NULL, NULL, ?, NULL)",
-        )
-        .bind(action_id)
-        .bind(event)
-        .bind(host)
-        .bind(stratus_core::db::now_string())
-        .execute(self.db())
-        .await?;
+        self.record(&EventWrite::Start { action_id, event, host }).await
+    }
+
+    /// Writes one action record on its own.
+    pub async fn record(&self, r: &EventWrite<'_>) -> ApiResult<()> {
+        for q in r.queries() {
+            q.execute(self.db()).await?;
+        }
         Ok(())
     }
 
@@ -535,30 +398,11 @@ impl Store {
         &self,
         action_id: &str,
         event: &str,
-        (start, finish): (DateTime<Utc>, DateTime<Utc>),
+        span: (DateTime<Utc>, DateTime<Utc>),
         error: Option<&str>,
         started: Option<(&str, DateTime<Utc>)>,
     ) -> ApiResult<()> {
-        let result = if error.is_some() { "Error" } else { "Success" };
-        let mut sql = String::from(
-            "INSERT INTO instance_action_events (action_id, event, host, result, traceback, details, start_time, \
-             finish_time) VALUES (?, ?, NULL, ?, NULL, ?, ?, ?)",
-        );
-        if started.is_some() {
-            sql.push_str(", (?, ?, NULL, NULL, NULL, NULL, ?, NULL)");
-        }
-        let mut q = query(&sql)
-            .bind(action_id)
-            .bind(event)
-            .bind(result)
-            .bind(error)
-            .bind(time_string(start))
-            .bind(time_string(finish));
-        if let Some((other, at)) = started {
-            q = q.bind(action_id).bind(other).bind(time_string(at));
-        }
-        q.execute(self.db()).await?;
-        Ok(())
+        self.record(&EventWrite::Ended { action_id, event, span, error, started }).await
     }
 
     /// Ends several events of an action at once, and the action (its `message` "Error" on failure).
@@ -568,30 +412,7 @@ impl Store {
         events: &[&str],
         error: Option<&str>,
     ) -> ApiResult<()> {
-        let now = stratus_core::db::now_string();
-        let result = if error.is_some() { "Error" } else { "Success" };
-        let marks = vec!["?"; events.len()].join(", ");
-        let sql = format!(
-            "UPDATE instance_action_events SET result = ?, details = ?, finish_time = ? \
-             WHERE action_id = ? AND event IN ({marks}) AND finish_time IS NULL"
-        );
-        let mut q = query(&sql).bind(result).bind(error).bind(&now).bind(action_id);
-        for e in events {
-            q = q.bind(*e);
-        }
-        q.execute(self.db()).await?;
-        self.finish_action(action_id, &now, error.is_some()).await
-    }
-
-    async fn finish_action(&self, action_id: &str, now: &str, failed: bool) -> ApiResult<()> {
-        query("UPDATE instance_actions SET finish_time = ?, updated_at = ?, message = COALESCE(?, message) WHERE id = ?")
-            .bind(now)
-            .bind(now)
-            .bind(failed.then_some("Error"))
-            .bind(action_id)
-            .execute(self.db())
-            .await?;
-        Ok(())
+        self.record(&EventWrite::Finish { action_id, events, error }).await
     }
 
     /// Ends an event (and its action, with `message` = "Error" on failure).
@@ -881,5 +702,273 @@ impl Store {
             .execute(self.db())
             .await?;
         Ok(())
+    }
+}
+
+/// The statement that records a new server.
+fn create_instance_query(i: &Instance) -> Query {
+    let sql = format!(
+        "INSERT INTO instances ({COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, \
+         ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+    );
+    query(&sql)
+        .bind(&i.uuid)
+        .bind(&i.display_name)
+        .bind(&i.hostname)
+        .bind(&i.description)
+        .bind(&i.project_id)
+        .bind(&i.user_id)
+        .bind(&i.host)
+        .bind(&i.node)
+        .bind(&i.availability_zone)
+        .bind(&i.requested_availability_zone)
+        .bind(to_json(&i.flavor))
+        .bind(i.old_flavor.as_ref().map(to_json))
+        .bind(i.new_flavor.as_ref().map(to_json))
+        .bind(i.flavor.vcpus as i64)
+        .bind(i.flavor.memory_mb as i64)
+        .bind(i.flavor.root_gb as i64)
+        .bind(&i.image_ref)
+        .bind(i.image.as_ref().map(to_json))
+        .bind(&i.key_name)
+        .bind(&i.key_data)
+        .bind(&i.user_data)
+        .bind(to_json(&i.metadata))
+        .bind(to_json(&i.tags))
+        .bind(i.vm_state.as_str())
+        .bind(i.task_state.map(|t| t.as_str()))
+        .bind(i.power_state.code())
+        .bind(i.locked as i64)
+        .bind(&i.locked_by)
+        .bind(&i.locked_reason)
+        .bind(&i.access_ip_v4)
+        .bind(&i.access_ip_v6)
+        .bind(&i.config_drive)
+        .bind(i.progress)
+        .bind(i.launch_index)
+        .bind(&i.reservation_id)
+        .bind(&i.server_group)
+        .bind(to_json(&i.scheduler_hints))
+        .bind(i.launched_at.map(time_string))
+        .bind(i.terminated_at.map(time_string))
+        .bind(time_string(i.created_at))
+        .bind(time_string(i.updated_at))
+        .bind(i.deleted_at.map(time_string))
+        .bind(i.deleted as i64)
+}
+
+/// The conditional update of one instance (see [`Expect`]).
+fn update_query(uuid: &str, expect: &Expect, u: &InstanceUpdate) -> Query {
+    let mut sets: Vec<String> = vec!["updated_at = ?".into()];
+    let mut params: Vec<Param> = vec![Param::Text(Some(stratus_core::db::now_string()))];
+    let mut set = |col: &str, p: Param| {
+        sets.push(format!("{col} = ?"));
+        params.push(p);
+    };
+    let t = |s: &str| Param::Text(Some(s.to_string()));
+    let ot = |s: &Option<String>| Param::Text(s.clone());
+    if let Some(v) = u.vm_state {
+        set("vm_state", t(v.as_str()));
+    }
+    if let Some(v) = u.task_state {
+        set("task_state", Param::Text(v.map(|t| t.as_str().to_string())));
+    }
+    if let Some(v) = u.power_state {
+        set("power_state", Param::Int(v.code()));
+    }
+    if let Some(v) = &u.host {
+        set("host", ot(v));
+    }
+    if let Some(v) = &u.node {
+        set("node", ot(v));
+    }
+    if let Some(v) = &u.availability_zone {
+        set("availability_zone", ot(v));
+    }
+    if let Some(f) = &u.flavor {
+        set("flavor", t(&to_json(f)));
+        set("vcpus", Param::Int(f.vcpus as i64));
+        set("memory_mb", Param::Int(f.memory_mb as i64));
+        set("root_gb", Param::Int(f.root_gb as i64));
+    }
+    if let Some(v) = &u.old_flavor {
+        set("old_flavor", Param::Text(v.as_ref().map(to_json)));
+    }
+    if let Some(v) = &u.new_flavor {
+        set("new_flavor", Param::Text(v.as_ref().map(to_json)));
+    }
+    if let Some(v) = &u.image_ref {
+        set("image_ref", ot(v));
+    }
+    if let Some(v) = &u.image {
+        set("image", Param::Text(v.as_ref().map(to_json)));
+    }
+    if let Some(v) = &u.display_name {
+        set("display_name", t(v));
+    }
+    if let Some(v) = &u.hostname {
+        set("hostname", t(v));
+    }
+    if let Some(v) = &u.description {
+        set("description", ot(v));
+    }
+    if let Some(v) = &u.metadata {
+        set("metadata", t(&to_json(v)));
+    }
+    if let Some(v) = &u.tags {
+        set("tags", t(&to_json(v)));
+    }
+    if let Some((locked, by, reason)) = &u.locked {
+        set("locked", Param::Int(*locked as i64));
+        set("locked_by", ot(by));
+        set("locked_reason", ot(reason));
+    }
+    if let Some(v) = &u.access_ip_v4 {
+        set("access_ip_v4", ot(v));
+    }
+    if let Some(v) = &u.access_ip_v6 {
+        set("access_ip_v6", ot(v));
+    }
+    if let Some(v) = u.progress {
+        set("progress", Param::Int(v));
+    }
+    if let Some(v) = u.launched_at {
+        set("launched_at", t(&time_string(v)));
+    }
+    if let Some(v) = u.terminated_at {
+        set("terminated_at", t(&time_string(v)));
+    }
+    if u.deleted {
+        set("deleted", Param::Int(1));
+        set("deleted_at", t(&stratus_core::db::now_string()));
+        set("vm_state", t(VmState::Deleted.as_str()));
+        set("task_state", Param::Text(None));
+    }
+    let mut sql = format!("UPDATE instances SET {} WHERE uuid = ? AND deleted = 0", sets.join(", "));
+    params.push(t(uuid));
+    if !expect.vm_states.is_empty() {
+        sql.push_str(&format!(" AND vm_state IN ({})", placeholders(expect.vm_states.len())));
+        params.extend(expect.vm_states.iter().map(|s| t(s.as_str())));
+    }
+    if !expect.task_states.is_empty() {
+        let named: Vec<&TaskState> = expect.task_states.iter().flatten().collect();
+        let none = expect.task_states.iter().any(Option::is_none);
+        let mut alts = Vec::new();
+        if !named.is_empty() {
+            alts.push(format!("task_state IN ({})", placeholders(named.len())));
+            params.extend(named.iter().map(|s| t(s.as_str())));
+        }
+        if none {
+            alts.push("task_state IS NULL".to_string());
+        }
+        sql.push_str(&format!(" AND ({})", alts.join(" OR ")));
+    }
+    let mut q = query(&sql);
+    for p in params {
+        q = match p {
+            Param::Text(t) => q.bind(t),
+            Param::Int(i) => q.bind(i),
+        };
+    }
+    q
+}
+
+/// A new instance action: what was asked, by whom.
+pub struct NewAction<'a> {
+    pub action: &'a str,
+    pub request_id: &'a str,
+    pub user_id: &'a str,
+    pub project_id: &'a str,
+}
+
+fn start_action_query(id: &str, uuid: &str, a: NewAction<'_>) -> Query {
+    let now = stratus_core::db::now_string();
+    query(
+        "INSERT INTO instance_actions (id, request_id, instance_uuid, action, user_id, project_id, message, \
+         start_time, finish_time, updated_at) VALUES (?, ?, ?, ?, ?, ?, NULL, ?, NULL, ?)",
+    )
+    .bind(id)
+    .bind(a.request_id)
+    .bind(uuid)
+    .bind(a.action)
+    .bind(a.user_id)
+    .bind(a.project_id)
+    .bind(&now)
+    .bind(now)
+}
+
+/// A write to an instance action's events, alone or with an instance update
+/// ([`Store::update_instance_recording`]).
+pub enum EventWrite<'a> {
+    /// An event starts now (it is finished later).
+    Start { action_id: &'a str, event: &'a str, host: Option<&'a str> },
+    /// An event that already ended (`error`: its failure) and, optionally, another that
+    /// started with it.
+    Ended {
+        action_id: &'a str,
+        event: &'a str,
+        span: (DateTime<Utc>, DateTime<Utc>),
+        error: Option<&'a str>,
+        started: Option<(&'a str, DateTime<Utc>)>,
+    },
+    /// Events of an action end now, and the action with them ("Error" on failure).
+    Finish { action_id: &'a str, events: &'a [&'a str], error: Option<&'a str> },
+}
+
+impl EventWrite<'_> {
+    fn queries(&self) -> Vec<Query> {
+        match *self {
+            EventWrite::Start { action_id, event, host } => vec![query(
+                "INSERT INTO instance_action_events (action_id, event, host, result, traceback, details, \
+                 start_time, finish_time) VALUES (?, ?, ?, NULL, NULL, NULL, ?, NULL)",
+            )
+            .bind(action_id)
+            .bind(event)
+            .bind(host)
+            .bind(stratus_core::db::now_string())],
+            EventWrite::Ended { action_id, event, span: (start, finish), error, started } => {
+                let result = if error.is_some() { "Error" } else { "Success" };
+                let mut sql = String::from(
+                    "INSERT INTO instance_action_events (action_id, event, host, result, traceback, details, \
+                     start_time, finish_time) VALUES (?, ?, NULL, ?, NULL, ?, ?, ?)",
+                );
+                if started.is_some() {
+                    sql.push_str(", (?, ?, NULL, NULL, NULL, NULL, ?, NULL)");
+                }
+                let mut q = query(&sql)
+                    .bind(action_id)
+                    .bind(event)
+                    .bind(result)
+                    .bind(error)
+                    .bind(time_string(start))
+                    .bind(time_string(finish));
+                if let Some((other, at)) = started {
+                    q = q.bind(action_id).bind(other).bind(time_string(at));
+                }
+                vec![q]
+            }
+            EventWrite::Finish { action_id, events, error } => {
+                let now = stratus_core::db::now_string();
+                let result = if error.is_some() { "Error" } else { "Success" };
+                let marks = vec!["?"; events.len()].join(", ");
+                let sql = format!(
+                    "UPDATE instance_action_events SET result = ?, details = ?, finish_time = ? \
+                     WHERE action_id = ? AND event IN ({marks}) AND finish_time IS NULL"
+                );
+                let mut q = query(&sql).bind(result).bind(error).bind(&now).bind(action_id);
+                for e in events {
+                    q = q.bind(*e);
+                }
+                let action = query(
+                    "UPDATE instance_actions SET finish_time = ?, updated_at = ?, message = COALESCE(?, message) \
+                     WHERE id = ?",
+                )
+                .bind(&now)
+                .bind(&now)
+                .bind(error.is_some().then_some("Error"))
+                .bind(action_id);
+                vec![q, action]
+            }
+        }
     }
 }

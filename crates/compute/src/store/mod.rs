@@ -14,8 +14,8 @@ mod services;
 pub use aggregates::Aggregate;
 pub use flavors::{FlavorFilter, FLAVOR_SORT_KEYS};
 pub use instances::{
-    ActionEvent, Expect, InstanceAction, InstanceFilter, InstanceUpdate, Migration, MigrationFilter,
-    MigrationRow,
+    ActionEvent, EventWrite, Expect, InstanceAction, InstanceFilter, InstanceUpdate, Migration,
+    MigrationFilter, MigrationRow, NewAction,
 };
 
 use chrono::{DateTime, Utc};

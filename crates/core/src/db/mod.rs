@@ -537,4 +537,34 @@ mod tests {
         assert!(matches!(missing, Err(sqlx::Error::RowNotFound)));
         std::fs::remove_dir_all(dir).ok();
     }
+
+    #[tokio::test]
+    async fn commits_leave_the_checkpoint_to_the_background() {
+        let (db, dir) = sqlite_db().await;
+        let file_len = || std::fs::metadata(dir.join("t.db")).unwrap().len();
+        // 8 MB in one commit: past SQLite's own threshold (1,000 pages), at which a commit
+        // would copy the log into the database file itself, fsyncs included.
+        let blob = vec![7u8; 8 << 20];
+        query("CREATE TABLE big (b BLOB)").execute(&db).await.unwrap();
+        // Past the checkpoint the writes so far asked for.
+        tokio::time::sleep(Duration::from_millis(600)).await;
+        query("INSERT INTO big (b) VALUES (?)").bind(blob).execute(&db).await.unwrap();
+        let committed = std::time::Instant::now();
+        let right_after = file_len();
+        if committed.elapsed() < Duration::from_millis(100) {
+            assert!(
+                right_after < 1 << 20,
+                "the commit checkpointed: the database file is {right_after} bytes"
+            );
+        }
+        // A moment later the checkpointer has copied it into the database file.
+        let deadline = std::time::Instant::now() + Duration::from_secs(10);
+        while file_len() < 8 << 20 {
+            assert!(std::time::Instant::now() < deadline, "never checkpointed: {} bytes", file_len());
+            tokio::time::sleep(Duration::from_millis(50)).await;
+        }
+        let r = query("SELECT length(b) AS n FROM big").fetch_one(&db).await.unwrap();
+        assert_eq!(r.get::<i64, _>("n"), 8 << 20);
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

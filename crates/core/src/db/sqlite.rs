@@ -6,9 +6,15 @@
 //! One writer connection behind an async lock: writes and transactions queue on it without
 //! holding a thread. Reads outside a transaction (`SELECT …`) take any idle reader
 //! connection, opened as needed; in WAL mode they never wait for the writer.
+//!
+//! Checkpoints (copying the write-ahead log back into the database file, with two fsyncs)
+//! run on a thread of their own, a moment after writes, instead of inside whichever commit
+//! crosses SQLite's threshold: there they blocked an async worker on the disk while holding
+//! the writer, and every other write queued behind the flush.
 
 use std::borrow::Cow;
 use std::path::PathBuf;
+use std::sync::mpsc::{sync_channel, Receiver, SyncSender};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -24,15 +30,40 @@ use super::Output;
 const BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Prepared statements kept per connection.
 const STATEMENT_CACHE: usize = 256;
+/// How long the checkpointer lets writes gather after it is nudged, so that a busy database
+/// is checkpointed a few times a second rather than after every commit.
+const CHECKPOINT_PAUSE: Duration = Duration::from_millis(200);
 
 pub(crate) struct Sqlite {
     /// None for an in-memory database: every statement then runs on the writer.
     path: Option<PathBuf>,
     writer: Arc<AsyncMutex<Connection>>,
     readers: Arc<Mutex<Vec<Connection>>>,
+    /// Nudges the checkpointer (file databases only); it ends when this is dropped.
+    checkpoints: Option<SyncSender<()>>,
 }
 
-pub(crate) type Writer = OwnedMutexGuard<Connection>;
+/// The writer connection, held until dropped; releasing it nudges the checkpointer.
+pub(crate) struct Writer {
+    conn: OwnedMutexGuard<Connection>,
+    checkpoints: Option<SyncSender<()>>,
+}
+
+impl std::ops::Deref for Writer {
+    type Target = Connection;
+    fn deref(&self) -> &Connection {
+        &self.conn
+    }
+}
+
+impl Drop for Writer {
+    fn drop(&mut self) {
+        if let Some(tx) = &self.checkpoints {
+            // Full: a checkpoint is already due; disconnected: shutting down.
+            let _ = tx.try_send(());
+        }
+    }
+}
 
 /// A reader connection, back to the idle ones when dropped.
 pub(crate) struct Reader {
@@ -61,11 +92,25 @@ impl Sqlite {
             std::fs::create_dir_all(parent).ok();
         }
         let writer = connect(path.as_ref())?;
-        Ok(Sqlite { path, writer: Arc::new(AsyncMutex::new(writer)), readers: Arc::default() })
+        let checkpoints = match &path {
+            Some(p) => {
+                // Commits no longer checkpoint; the checkpointer's connection does.
+                writer.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(error)?;
+                let conn = connect(Some(p))?;
+                let (tx, rx) = sync_channel(1);
+                std::thread::Builder::new()
+                    .name("sqlite-checkpoint".into())
+                    .spawn(move || checkpointer(conn, rx))
+                    .map_err(sqlx::Error::Io)?;
+                Some(tx)
+            }
+            None => None,
+        };
+        Ok(Sqlite { path, writer: Arc::new(AsyncMutex::new(writer)), readers: Arc::default(), checkpoints })
     }
 
     pub async fn writer(&self) -> Writer {
-        self.writer.clone().lock_owned().await
+        Writer { conn: self.writer.clone().lock_owned().await, checkpoints: self.checkpoints.clone() }
     }
 
     /// An idle reader connection (a new one if none is idle), or None for an in-memory
@@ -92,6 +137,19 @@ impl Sqlite {
         }
         let w = self.writer().await;
         run(&w, sql, args)
+    }
+}
+
+/// Checkpoints the database a moment after each burst of writes, until the database is
+/// closed. PASSIVE: it copies what no reader still needs and never blocks readers or the writer.
+fn checkpointer(conn: Connection, nudges: Receiver<()>) {
+    while nudges.recv().is_ok() {
+        std::thread::sleep(CHECKPOINT_PAUSE);
+        // Writes during the pause are covered by this checkpoint.
+        let _ = nudges.try_recv();
+        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
+            tracing::warn!("SQLite checkpoint: {e}");
+        }
     }
 }
 

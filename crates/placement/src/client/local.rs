@@ -105,6 +105,13 @@ impl CandidateView for InPlace<'_> {
         let node = self.snap.node(self.provider_id(i, k));
         node.inventories.iter().find(|inv| inv.rc == rc).map(|inv| inv.capacity() - inv.used)
     }
+    fn free_common(&self, i: usize, k: usize) -> [Option<i64>; 3] {
+        let node = self.snap.node(self.provider_id(i, k));
+        self.common.map(|(_, rc)| {
+            let inv = node.inventories.iter().find(|inv| Some(inv.rc) == rc)?;
+            Some(inv.capacity() - inv.used)
+        })
+    }
     fn allocations(&self, i: usize) -> Allocations {
         let mut allocations = Allocations::new();
         for &(rp, rc, amount) in &self.found.requests[i].parts {

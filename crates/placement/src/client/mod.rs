@@ -132,6 +132,11 @@ pub trait CandidateView {
     /// Capacity minus usage of a resource class on request `i`'s provider `k`, from its
     /// provider summary; None when it has no inventory of the class.
     fn free(&self, i: usize, k: usize, rc: &str) -> Option<i64>;
+    /// [`CandidateView::free`] of VCPU, MEMORY_MB and DISK_GB, which a scheduler reads for
+    /// every candidate.
+    fn free_common(&self, i: usize, k: usize) -> [Option<i64>; 3] {
+        ["VCPU", "MEMORY_MB", "DISK_GB"].map(|rc| self.free(i, k, rc))
+    }
     /// Request `i`'s allocations.
     fn allocations(&self, i: usize) -> Allocations;
 }
