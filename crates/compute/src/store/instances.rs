@@ -391,20 +391,6 @@ impl Store {
         Ok(())
     }
 
-    /// Records an event that already ended (`error`: its failure) and, when `started` is
-    /// given, starts another one with it — one statement for the two (the conductor starts its
-    /// build event with the first scheduling decision).
-    pub async fn record_event(
-        &self,
-        action_id: &str,
-        event: &str,
-        span: (DateTime<Utc>, DateTime<Utc>),
-        error: Option<&str>,
-        started: Option<(&str, DateTime<Utc>)>,
-    ) -> ApiResult<()> {
-        self.record(&EventWrite::Ended { action_id, event, span, error, started }).await
-    }
-
     /// Ends several events of an action at once, and the action (its `message` "Error" on failure).
     pub async fn finish_events(
         &self,
