@@ -23,18 +23,112 @@ use crate::snapshot::{Node, Snapshot};
 /// work one request can cause in wide trees.
 const MAX_COMBINATIONS_PER_TREE: usize = 10_000;
 
-/// One allocation request: consolidated amounts, and which providers satisfied each group.
+/// One allocation request as the tree search builds it (owned, so that duplicates can be
+/// recognised): consolidated amounts, and which providers satisfied each group.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub struct AllocationRequest {
+struct AllocationRequest {
     /// (provider id, resource class id, amount), sorted.
-    pub parts: Vec<(u32, u32, i64)>,
-    /// (group suffix, provider ids), in group order.
-    pub mappings: Vec<(String, Vec<u32>)>,
+    parts: Vec<(u32, u32, i64)>,
+    /// Provider ids per group, in group order.
+    mappings: Vec<Vec<u32>>,
+}
+
+/// The allocation requests found, stored end to end: a thousand of them are a few vectors,
+/// not a few thousand small allocations made and freed on every search.
+#[derive(Debug, Default)]
+pub struct Requests {
+    /// The groups' suffixes, in group order: every request maps each group.
+    suffixes: Vec<String>,
+    /// (provider id, resource class id, amount) of every request, one after the other.
+    parts: Vec<(u32, u32, i64)>,
+    /// Where each request's parts end.
+    parts_end: Vec<u32>,
+    /// The providers each group of each request uses, one after the other.
+    providers: Vec<u32>,
+    /// Where each (request, group) pair's providers end.
+    mapping_end: Vec<u32>,
+}
+
+/// One allocation request, read from [`Requests`].
+#[derive(Debug, Clone, Copy)]
+pub struct Request<'a> {
+    /// (provider id, resource class id, amount); one provider's parts are consecutive.
+    pub parts: &'a [(u32, u32, i64)],
+    suffixes: &'a [String],
+    providers: &'a [u32],
+    mapping_end: &'a [u32],
+    /// Where this request's providers start in `providers`.
+    providers_start: u32,
+}
+
+impl<'a> Request<'a> {
+    /// (group suffix, the providers it uses), in group order.
+    pub fn mappings(&self) -> impl Iterator<Item = (&'a str, &'a [u32])> + 'a {
+        let (providers, ends) = (self.providers, self.mapping_end);
+        let mut start = self.providers_start as usize;
+        self.suffixes.iter().zip(ends).map(move |(suffix, &end)| {
+            let used = &providers[start..end as usize];
+            start = end as usize;
+            (suffix.as_str(), used)
+        })
+    }
+}
+
+impl Requests {
+    fn new(suffixes: Vec<String>) -> Requests {
+        Requests { suffixes, ..Requests::default() }
+    }
+
+    pub fn len(&self) -> usize {
+        self.parts_end.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.parts_end.is_empty()
+    }
+
+    pub fn get(&self, i: usize) -> Request<'_> {
+        let start = |ends: &[u32], i: usize| if i == 0 { 0 } else { ends[i - 1] as usize };
+        let groups = self.suffixes.len();
+        let mappings = i * groups..(i + 1) * groups;
+        Request {
+            parts: &self.parts[start(&self.parts_end, i)..self.parts_end[i] as usize],
+            suffixes: &self.suffixes,
+            providers: &self.providers,
+            mapping_end: &self.mapping_end[mappings.clone()],
+            providers_start: start(&self.mapping_end, mappings.start) as u32,
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Request<'_>> + '_ {
+        (0..self.len()).map(|i| self.get(i))
+    }
+
+    /// Every provider id the requests use (with repeats).
+    fn used_providers(&self) -> impl Iterator<Item = u32> + '_ {
+        self.parts.iter().map(|p| p.0)
+    }
+
+    /// Ends the request whose parts were pushed since the last one ended, with each group's
+    /// providers.
+    fn finish<'p>(&mut self, mappings: impl IntoIterator<Item = &'p [u32]>) {
+        self.parts_end.push(self.parts.len() as u32);
+        for providers in mappings {
+            self.providers.extend_from_slice(providers);
+            self.mapping_end.push(self.providers.len() as u32);
+        }
+        debug_assert_eq!(self.mapping_end.len(), self.parts_end.len() * self.suffixes.len());
+    }
+
+    fn push(&mut self, req: &AllocationRequest) {
+        self.parts.extend_from_slice(&req.parts);
+        self.finish(req.mappings.iter().map(Vec::as_slice));
+    }
 }
 
 #[derive(Debug, Default)]
 pub struct Found {
-    pub requests: Vec<AllocationRequest>,
+    pub requests: Requests,
     /// Providers to summarize, in id order.
     pub summaries: Vec<u32>,
     /// Resource class ids asked for (for summaries before 1.27).
@@ -156,6 +250,14 @@ fn provider_satisfies(snap: &Snapshot, id: u32, g: &Group) -> bool {
         && g.resources.iter().all(|&(rc, amount)| node.inventory(rc).is_some_and(|i| i.can_take(amount)))
 }
 
+/// [`consolidate`] on the tail of `parts` from `start`.
+fn consolidate_in_place(snap: &Snapshot, parts: &mut Vec<(u32, u32, i64)>, start: usize) -> bool {
+    let mut tail = parts.split_off(start);
+    let ok = consolidate(snap, &mut tail);
+    parts.append(&mut tail);
+    ok
+}
+
 /// Merges amounts per (provider, class) and checks the sums against room and max_unit.
 fn consolidate(snap: &Snapshot, parts: &mut Vec<(u32, u32, i64)>) -> bool {
     parts.sort_unstable();
@@ -197,7 +299,8 @@ pub fn search(snap: &Snapshot, q: &CandidateQuery, nested_aware: bool) -> ApiRes
     let mut requested_rcs: Vec<u32> = groups.iter().flat_map(|g| g.resources.iter().map(|r| r.0)).collect();
     requested_rcs.sort_unstable();
     requested_rcs.dedup();
-    let mut found = Found { requested_rcs, ..Found::default() };
+    let suffixes = groups.iter().map(|g| g.suffix.to_string()).collect();
+    let mut found = Found { requests: Requests::new(suffixes), requested_rcs, ..Found::default() };
     if groups.iter().any(|g| g.impossible) || root_required.iter().any(|a| a.is_empty()) {
         return Ok(found);
     }
@@ -212,19 +315,13 @@ pub fn search(snap: &Snapshot, q: &CandidateQuery, nested_aware: bool) -> ApiRes
 
     // Summaries: every provider of the trees the requests use (or, before 1.29 with trees,
     // only the providers they use).
-    if !nested_aware && snap.nested {
-        let mut used: Vec<u32> = found.requests.iter().flat_map(|r| r.parts.iter().map(|p| p.0)).collect();
-        used.sort_unstable();
-        used.dedup();
-        found.summaries = used;
-    } else if !snap.nested {
-        let mut used: Vec<u32> = found.requests.iter().flat_map(|r| r.parts.iter().map(|p| p.0)).collect();
+    if !nested_aware || !snap.nested {
+        let mut used: Vec<u32> = found.requests.used_providers().collect();
         used.sort_unstable();
         used.dedup();
         found.summaries = used;
     } else {
-        let roots: HashSet<u32> =
-            found.requests.iter().flat_map(|r| r.parts.iter().map(|p| snap.node(p.0).root)).collect();
+        let roots: HashSet<u32> = found.requests.used_providers().map(|p| snap.node(p).root).collect();
         found.summaries = snap.live().filter(|(_, n)| roots.contains(&n.root)).map(|(id, _)| id).collect();
     }
     Ok(found)
@@ -264,15 +361,14 @@ fn single(
     if !root_ok(node) || !groups.iter().all(|g| provider_satisfies(snap, id, g)) {
         return;
     }
-    let mut parts: Vec<(u32, u32, i64)> =
-        groups.iter().flat_map(|g| g.resources.iter().map(move |&(rc, n)| (id, rc, n))).collect();
-    if groups.len() > 1 && !consolidate(snap, &mut parts) {
+    let requests = &mut found.requests;
+    let start = requests.parts.len();
+    requests.parts.extend(groups.iter().flat_map(|g| g.resources.iter().map(move |&(rc, n)| (id, rc, n))));
+    if groups.len() > 1 && !consolidate_in_place(snap, &mut requests.parts, start) {
+        requests.parts.truncate(start);
         return;
     }
-    found.requests.push(AllocationRequest {
-        parts,
-        mappings: groups.iter().map(|g| (g.suffix.to_string(), vec![id])).collect(),
-    });
+    requests.finish(groups.iter().map(|_| std::slice::from_ref(&id)));
 }
 
 /// One way of satisfying one group within a tree.
@@ -358,8 +454,9 @@ fn trees(
             }
             let pick: Vec<&Choice> = idx.iter().zip(&choices).map(|(&i, c)| &c[i]).collect();
             if let Some(req) = combine(snap, q, groups, &pick, nested_aware) {
-                if seen.insert(req.clone()) {
-                    found.requests.push(req);
+                if !seen.contains(&req) {
+                    found.requests.push(&req);
+                    seen.insert(req);
                 }
             }
             // Next index.
@@ -494,8 +591,7 @@ fn combine(
             }
         }
     }
-    let mappings =
-        groups.iter().zip(pick).map(|(g, c)| (g.suffix.to_string(), c.providers.clone())).collect();
+    let mappings = pick.iter().map(|c| c.providers.clone()).collect();
     Some(AllocationRequest { parts, mappings })
 }
 

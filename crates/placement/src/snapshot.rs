@@ -109,6 +109,9 @@ impl Node {
 pub struct Snapshot {
     /// The state version this view reflects; -1 when it must be reloaded.
     pub version: i64,
+    /// Names this snapshot's ids: a provider keeps its id while the snapshot is patched, and
+    /// a built snapshot (a full reload) numbers them anew under a new epoch.
+    pub epoch: u64,
     /// Indexed by internal id; `None` for deleted providers.
     pub nodes: Vec<Option<Node>>,
     pub by_uuid: HashMap<String, u32>,
@@ -161,7 +164,9 @@ impl Rows {
 impl Snapshot {
     /// A whole view from rows read in one transaction at state `version`.
     pub fn build(version: i64, rows: Rows) -> Snapshot {
-        let mut s = Snapshot { version, ..Snapshot::default() };
+        static EPOCHS: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(1);
+        let epoch = EPOCHS.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
+        let mut s = Snapshot { version, epoch, ..Snapshot::default() };
         s.apply(rows);
         s
     }

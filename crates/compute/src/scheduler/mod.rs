@@ -154,18 +154,109 @@ pub struct Scheduler {
     service_down_time: u64,
     store: Store,
     placement: PlacementClient,
-    cache: Expiring<HostMap>,
+    cache: Expiring<Hosts>,
     reloading: tokio::sync::Mutex<()>,
 }
 
 /// How long host facts are trusted before a reload; writes that change them invalidate.
 const HOST_CACHE_TTL: Duration = Duration::from_secs(5);
 
-/// Host facts by resource provider uuid; looked up once per candidate, so with a fast hasher.
-type HostMap = HashMap<String, HostInfo, foldhash::fast::RandomState>;
-
 /// The host facts of one load, shared by the decisions that use it.
-type HostCache = Arc<HostMap>;
+type HostCache = Arc<Hosts>;
+
+/// The hosts' facts, found by their resource provider's uuid, or faster, by the number
+/// placement gives the provider (a decision looks up every candidate).
+#[derive(Default)]
+struct Hosts {
+    list: Vec<HostInfo>,
+    /// Index in `list` by resource provider uuid.
+    by_uuid: HashMap<String, u32, foldhash::fast::RandomState>,
+    /// Index in `list` by placement's provider number, learnt from the decisions' lookups by
+    /// uuid, for one epoch of numbers (see [`CandidateView::provider_key`]).
+    by_key: std::sync::Mutex<Option<(u64, Arc<Vec<u32>>)>>,
+}
+
+/// In `Hosts::by_key`: not looked up yet.
+const UNKNOWN: u32 = u32::MAX;
+/// In `Hosts::by_key`: a provider that is no host the compute database knows.
+const NOT_A_HOST: u32 = u32::MAX - 1;
+
+impl Hosts {
+    fn new(list: Vec<HostInfo>) -> Hosts {
+        let by_uuid = list.iter().enumerate().map(|(i, h)| (h.state.rp_uuid.clone(), i as u32)).collect();
+        Hosts { list, by_uuid, by_key: Default::default() }
+    }
+
+    fn by_uuid(&self, uuid: &str) -> Option<u32> {
+        self.by_uuid.get(uuid).copied()
+    }
+
+    /// The numbers learnt so far for `epoch`.
+    fn keys(&self, epoch: u64) -> Arc<Vec<u32>> {
+        match &*self.by_key.lock().unwrap_or_else(|e| e.into_inner()) {
+            Some((e, keys)) if *e == epoch => keys.clone(),
+            _ => Arc::default(),
+        }
+    }
+
+    /// Remembers numbers a decision had to look up by uuid.
+    fn learn(&self, epoch: u64, learnt: &[(u32, u32)]) {
+        let mut slot = self.by_key.lock().unwrap_or_else(|e| e.into_inner());
+        let mut keys = match &*slot {
+            Some((e, keys)) if *e == epoch => keys.as_ref().clone(),
+            _ => Vec::new(),
+        };
+        for &(key, index) in learnt {
+            let key = key as usize;
+            if keys.len() <= key {
+                keys.resize(key + 1, UNKNOWN);
+            }
+            keys[key] = index;
+        }
+        *slot = Some((epoch, Arc::new(keys)));
+    }
+}
+
+/// Finds each candidate's host: by the view's provider numbers where it has them (learning
+/// those not seen yet), else by uuid.
+struct HostFinder<'h> {
+    hosts: &'h Hosts,
+    epoch: Option<u64>,
+    keys: Arc<Vec<u32>>,
+    learnt: Vec<(u32, u32)>,
+}
+
+impl<'h> HostFinder<'h> {
+    fn new(hosts: &'h Hosts, view: &dyn CandidateView) -> HostFinder<'h> {
+        let epoch = view.key_epoch();
+        let keys = epoch.map(|e| hosts.keys(e)).unwrap_or_default();
+        HostFinder { hosts, epoch, keys, learnt: Vec::new() }
+    }
+
+    /// The host of request `i`'s provider `k`, if the compute database knows it.
+    fn find(&mut self, view: &dyn CandidateView, i: usize, k: usize) -> Option<&'h HostInfo> {
+        let index = match view.provider_key(i, k).filter(|_| self.epoch.is_some()) {
+            Some(key) => match self.keys.get(key as usize).copied().unwrap_or(UNKNOWN) {
+                UNKNOWN => {
+                    let index = self.hosts.by_uuid(view.provider(i, k));
+                    self.learnt.push((key, index.unwrap_or(NOT_A_HOST)));
+                    index
+                }
+                NOT_A_HOST => None,
+                index => Some(index),
+            },
+            None => self.hosts.by_uuid(view.provider(i, k)),
+        };
+        index.map(|i| &self.hosts.list[i as usize])
+    }
+
+    /// Keeps what was learnt for the next decisions.
+    fn finish(self) {
+        if let (Some(epoch), false) = (self.epoch, self.learnt.is_empty()) {
+            self.hosts.learn(epoch, &self.learnt);
+        }
+    }
+}
 
 /// What the filters and weighers made of one candidates answer.
 enum Outcome {
@@ -234,7 +325,7 @@ impl Scheduler {
     }
 
     /// The host facts as the compute database has them now.
-    async fn load_hosts(&self) -> ApiResult<HostMap> {
+    async fn load_hosts(&self) -> ApiResult<Hosts> {
         let services = self.store.services().await?;
         let now = chrono::Utc::now();
         let nodes = self.store.compute_nodes().await?;
@@ -242,7 +333,7 @@ impl Scheduler {
         let metadata = self.store.host_aggregate_metadata().await?;
         let services: HashMap<&str, _> =
             services.iter().filter(|s| s.binary == "nova-compute").map(|s| (s.host.as_str(), s)).collect();
-        let mut out = HostMap::default();
+        let mut out = Vec::new();
         for n in nodes {
             let Some(svc) = services.get(n.host.as_str()) else {
                 continue;
@@ -263,17 +354,13 @@ impl Scheduler {
                 local_gb: n.local_gb,
                 aggregate_metadata: metadata.get(&n.host).cloned().unwrap_or_default(),
             };
-            out.insert(
-                n.uuid.clone(),
-                HostInfo { state, up: svc.is_up(now, self.service_down_time), rank: 0 },
-            );
+            out.push(HostInfo { state, up: svc.is_up(now, self.service_down_time), rank: 0 });
         }
-        let mut by_name: Vec<&mut HostInfo> = out.values_mut().collect();
-        by_name.sort_by(|a, b| a.state.host.cmp(&b.state.host));
-        for (rank, info) in by_name.into_iter().enumerate() {
+        out.sort_by(|a, b| a.state.host.cmp(&b.state.host));
+        for (rank, info) in out.iter_mut().enumerate() {
             info.rank = rank as u32;
         }
-        Ok(out)
+        Ok(Hosts::new(out))
     }
 
     /// Picks a host for `spec` and up to `max_attempts - 1` alternates, best first.
@@ -315,15 +402,15 @@ impl Scheduler {
 
     /// Filters and weighs placement's candidates where they lie; copies out only the chosen
     /// hosts' allocations.
-    fn decide(&self, spec: &RequestSpec, hosts: &HostMap, view: &dyn CandidateView) -> Outcome {
-        let mut passing: Vec<(HostState<'_>, usize, u32)> = Vec::new();
+    fn decide(&self, spec: &RequestSpec, hosts: &Hosts, view: &dyn CandidateView) -> Outcome {
+        let mut passing: Vec<(HostState<'_>, usize, u32)> = Vec::with_capacity(view.len());
         let mut unknown = 0usize;
         let mut per_filter: Vec<(usize, Option<String>)> = vec![(0, None); self.filters.len()];
+        let mut finder = HostFinder::new(hosts, view);
         for i in 0..view.len() {
             // The compute node is the request's provider the compute database knows (others
             // would be sharing providers).
-            let Some((k, info)) =
-                (0..view.providers(i)).find_map(|k| Some((k, hosts.get(view.provider(i, k))?)))
+            let Some((k, info)) = (0..view.providers(i)).find_map(|k| Some((k, finder.find(view, i, k)?)))
             else {
                 unknown += 1;
                 continue;
@@ -342,6 +429,7 @@ impl Scheduler {
                 passing.push((state, i, info.rank));
             }
         }
+        finder.finish();
         if passing.is_empty() {
             let removed = per_filter
                 .into_iter()
@@ -393,12 +481,12 @@ impl Scheduler {
     async fn explain(
         &self,
         spec: &RequestSpec,
-        hosts: &HostMap,
+        hosts: &Hosts,
         candidates: usize,
         unknown: usize,
         removed: &[(&'static str, usize, String)],
     ) -> ApiResult<String> {
-        let total = hosts.len();
+        let total = hosts.list.len();
         let mut parts = Vec::new();
         if total == 0 {
             return Ok(
@@ -417,7 +505,7 @@ impl Scheduler {
     }
 
     /// For each resource the flavor asks for: the largest free amount on any enabled host.
-    async fn resource_shortage(&self, spec: &RequestSpec, hosts: &HostMap) -> ApiResult<String> {
+    async fn resource_shortage(&self, spec: &RequestSpec, hosts: &Hosts) -> ApiResult<String> {
         let used = self.store.host_usage().await?;
         let need = spec.flavor.resources();
         let ratio = |rc: &str| match rc {
@@ -445,7 +533,7 @@ impl Scheduler {
             };
             // Placement's max_unit is a host's physical size: no overcommit makes one server
             // bigger than its host.
-            let largest = hosts.values().map(|i| physical(&i.state)).max().unwrap_or(0);
+            let largest = hosts.list.iter().map(|i| physical(&i.state)).max().unwrap_or(0);
             if (*amount as i64) > largest {
                 out.push(format!(
                     "{}: need {amount} {u}, the largest host has {largest} {u} (a server cannot be bigger than its host)",
@@ -455,7 +543,7 @@ impl Scheduler {
                 continue;
             }
             let mut best: Option<(i64, &str)> = None;
-            for info in hosts.values() {
+            for info in &hosts.list {
                 let h = &info.state;
                 let total = physical(h);
                 let u = used.get(&h.host).map(|u| match rc.as_str() {
@@ -497,5 +585,82 @@ pub enum SchedulingError {
 impl From<stratus_core::error::ApiError> for SchedulingError {
     fn from(e: stratus_core::error::ApiError) -> Self {
         SchedulingError::Internal(e.message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Candidates of one provider each, numbered as placement would number them.
+    struct View {
+        epoch: u64,
+        /// (number, uuid) per candidate.
+        providers: Vec<(u32, &'static str)>,
+    }
+
+    impl CandidateView for View {
+        fn len(&self) -> usize {
+            self.providers.len()
+        }
+        fn providers(&self, _i: usize) -> usize {
+            1
+        }
+        fn provider(&self, i: usize, _k: usize) -> &str {
+            self.providers[i].1
+        }
+        fn free(&self, _i: usize, _k: usize, _rc: &str) -> Option<i64> {
+            None
+        }
+        fn allocations(&self, _i: usize) -> Allocations {
+            Allocations::new()
+        }
+        fn provider_key(&self, i: usize, _k: usize) -> Option<u32> {
+            Some(self.providers[i].0)
+        }
+        fn key_epoch(&self) -> Option<u64> {
+            Some(self.epoch)
+        }
+    }
+
+    fn host(name: &str, rp_uuid: &str) -> HostInfo {
+        let state = HostFacts {
+            host: name.into(),
+            node: name.into(),
+            rp_uuid: rp_uuid.into(),
+            zone: "nova".into(),
+            disabled: false,
+            hypervisor_type: "fake".into(),
+            hypervisor_version: 1,
+            cpu_arch: "x86_64".into(),
+            vm_modes: vec![],
+            vcpus: 8,
+            memory_mb: 8192,
+            local_gb: 100,
+            aggregate_metadata: BTreeMap::new(),
+        };
+        HostInfo { state, up: true, rank: 0 }
+    }
+
+    fn found(hosts: &Hosts, view: &View) -> Vec<Option<String>> {
+        let mut finder = HostFinder::new(hosts, view);
+        let names = (0..view.len()).map(|i| finder.find(view, i, 0).map(|h| h.state.host.clone())).collect();
+        finder.finish();
+        names
+    }
+
+    #[test]
+    fn hosts_are_found_by_number_within_an_epoch_only() {
+        let hosts = Hosts::new(vec![host("a", "rp-a"), host("b", "rp-b")]);
+        let first = View { epoch: 7, providers: vec![(0, "rp-a"), (1, "rp-b"), (2, "rp-shared")] };
+        let want = vec![Some("a".to_string()), Some("b".to_string()), None];
+        assert_eq!(found(&hosts, &first), want, "looked up by uuid");
+        assert_eq!(found(&hosts, &first), want, "by the numbers learnt");
+        assert_eq!(*hosts.keys(7), vec![0, 1, NOT_A_HOST]);
+        // A reloaded placement numbers its providers anew: the old numbers mean nothing.
+        let reloaded = View { epoch: 8, providers: vec![(0, "rp-b"), (1, "rp-shared"), (2, "rp-a")] };
+        let want = vec![Some("b".to_string()), None, Some("a".to_string())];
+        assert_eq!(found(&hosts, &reloaded), want);
+        assert_eq!(found(&hosts, &reloaded), want);
     }
 }

@@ -567,4 +567,44 @@ mod tests {
         assert_eq!(r.get::<i64, _>("n"), 8 << 20);
         std::fs::remove_dir_all(dir).ok();
     }
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn the_log_starts_over_under_steady_writes() {
+        let (db, dir) = sqlite_db().await;
+        let wal_len = || std::fs::metadata(dir.join("t.db-wal")).map(|m| m.len()).unwrap_or(0);
+        query("CREATE TABLE w (i BIGINT, b BLOB)").execute(&db).await.unwrap();
+        // Small commits without a pause, with short reads beside them (a steadily busy
+        // service), until three times the log's limit went through the log: each commit adds
+        // a page (4 KB) or so.
+        let limit = sqlite::LOG_LIMIT_FRAMES as u64 * 4096;
+        let reading = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(true));
+        let reader = {
+            let (db, reading) = (db.clone(), reading.clone());
+            tokio::spawn(async move {
+                while reading.load(std::sync::atomic::Ordering::Relaxed) {
+                    query("SELECT i FROM w ORDER BY rowid DESC LIMIT 1").fetch_optional(&db).await.unwrap();
+                    tokio::task::yield_now().await;
+                }
+            })
+        };
+        let started = std::time::Instant::now();
+        let mut commits = 0u64;
+        let mut largest = 0;
+        while commits * 4096 < 3 * limit && started.elapsed() < Duration::from_secs(60) {
+            query("INSERT INTO w (i, b) VALUES (?, ?)")
+                .bind(commits as i64)
+                .bind(vec![1u8; 1000])
+                .execute(&db)
+                .await
+                .unwrap();
+            commits += 1;
+            largest = largest.max(wal_len());
+        }
+        reading.store(false, std::sync::atomic::Ordering::Relaxed);
+        reader.await.unwrap();
+        assert!(commits * 4096 >= 3 * limit, "too few commits to tell: {commits}");
+        // Never starting over, the log would hold every commit.
+        assert!(largest < 2 * limit, "the log grew to {largest} bytes over {commits} commits");
+        std::fs::remove_dir_all(dir).ok();
+    }
 }

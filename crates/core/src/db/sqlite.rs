@@ -10,7 +10,10 @@
 //! Checkpoints (copying the write-ahead log back into the database file, with two fsyncs)
 //! run on a thread of their own, a moment after writes, instead of inside whichever commit
 //! crosses SQLite's threshold: there they blocked an async worker on the disk while holding
-//! the writer, and every other write queued behind the flush.
+//! the writer, and every other write queued behind the flush. A log that grew long anyway
+//! is made to start over by a checkpoint holding the writer: without it, when commits never
+//! pause long enough for a checkpoint to catch up, the log grows by every commit's pages
+//! without bound (hundreds of MB a minute under load).
 
 use std::borrow::Cow;
 use std::path::PathBuf;
@@ -33,6 +36,15 @@ const STATEMENT_CACHE: usize = 256;
 /// How long the checkpointer lets writes gather after it is nudged, so that a busy database
 /// is checkpointed a few times a second rather than after every commit.
 const CHECKPOINT_PAUSE: Duration = Duration::from_millis(200);
+/// How long a checkpoint holding the writer waits for reads of older states to end.
+const RESTART_WAIT: Duration = Duration::from_millis(20);
+/// Checkpoints without the writer repeat (up to this many more times) while the commits
+/// made during one add more than `CATCH_UP_FRAMES` pages to the log.
+const CATCH_UP_PASSES: usize = 3;
+const CATCH_UP_FRAMES: i64 = 256;
+/// The length of log (in pages: 64 MB of 4 KB pages) past which a checkpoint makes sure the
+/// log starts over.
+pub(crate) const LOG_LIMIT_FRAMES: i64 = 16_384;
 
 pub(crate) struct Sqlite {
     /// None for an in-memory database: every statement then runs on the writer.
@@ -91,22 +103,26 @@ impl Sqlite {
         if let Some(parent) = path.as_ref().and_then(|p| p.parent()) {
             std::fs::create_dir_all(parent).ok();
         }
-        let writer = connect(path.as_ref())?;
+        let conn = connect(path.as_ref())?;
+        if path.is_some() {
+            // Commits no longer checkpoint; the checkpointer's connection does.
+            conn.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(error)?;
+        }
+        let writer = Arc::new(AsyncMutex::new(conn));
         let checkpoints = match &path {
             Some(p) => {
-                // Commits no longer checkpoint; the checkpointer's connection does.
-                writer.execute_batch("PRAGMA wal_autocheckpoint=0").map_err(error)?;
                 let conn = connect(Some(p))?;
                 let (tx, rx) = sync_channel(1);
+                let writer = writer.clone();
                 std::thread::Builder::new()
                     .name("sqlite-checkpoint".into())
-                    .spawn(move || checkpointer(conn, rx))
+                    .spawn(move || checkpointer(conn, writer, rx))
                     .map_err(sqlx::Error::Io)?;
                 Some(tx)
             }
             None => None,
         };
-        Ok(Sqlite { path, writer: Arc::new(AsyncMutex::new(writer)), readers: Arc::default(), checkpoints })
+        Ok(Sqlite { path, writer, readers: Arc::default(), checkpoints })
     }
 
     pub async fn writer(&self) -> Writer {
@@ -141,14 +157,48 @@ impl Sqlite {
 }
 
 /// Checkpoints the database a moment after each burst of writes, until the database is
-/// closed. PASSIVE: it copies what no reader still needs and never blocks readers or the writer.
-fn checkpointer(conn: Connection, nudges: Receiver<()>) {
+/// closed.
+///
+/// PASSIVE, without the writer: it never blocks readers or writes, and repeats while the
+/// commits made during one add much to the log. A log that nevertheless reached
+/// `LOG_LIMIT_FRAMES` (commits never paused long enough for a checkpoint to catch up) is then
+/// checkpointed holding the writer, RESTART: once the few commits since are copied and the
+/// reads of older states have ended (waiting at most `RESTART_WAIT`), the next commit writes
+/// the log from its start. That pass waits on the disk with every write queued behind it
+/// (10–50 ms under load), so it is kept for when the log is long.
+fn checkpointer(conn: Connection, writer: Arc<AsyncMutex<Connection>>, nudges: Receiver<()>) {
+    if let Err(e) = conn.busy_timeout(RESTART_WAIT) {
+        tracing::warn!("SQLite checkpointer: {e}");
+    }
+    // The log's length in frames after the checkpoint (0 when it failed).
+    let checkpoint = |mode: &str| -> i64 {
+        let sql = format!("PRAGMA wal_checkpoint({mode})");
+        match conn.query_row(&sql, [], |r| r.get::<_, i64>(1)) {
+            Ok(frames) => frames,
+            Err(e) => {
+                // Busy (a read outlasted the wait): the next checkpoint tries again.
+                tracing::warn!("SQLite checkpoint: {e}");
+                0
+            }
+        }
+    };
     while nudges.recv().is_ok() {
         std::thread::sleep(CHECKPOINT_PAUSE);
         // Writes during the pause are covered by this checkpoint.
         let _ = nudges.try_recv();
-        if let Err(e) = conn.query_row("PRAGMA wal_checkpoint(PASSIVE)", [], |_| Ok(())) {
-            tracing::warn!("SQLite checkpoint: {e}");
+        let mut frames = checkpoint("PASSIVE");
+        for _ in 0..CATCH_UP_PASSES {
+            let before = frames;
+            frames = checkpoint("PASSIVE");
+            if frames - before < CATCH_UP_FRAMES {
+                break;
+            }
+        }
+        if frames >= LOG_LIMIT_FRAMES {
+            let held = writer.blocking_lock();
+            checkpoint("RESTART");
+            // Releasing the writer here nudges nobody: the next commit does.
+            drop(held);
         }
     }
 }

@@ -102,7 +102,7 @@ fn render(snap: &Snapshot, found: &Found, v: Version) -> String {
             out.push('}');
             if v.at_least(1, 34) {
                 out.push_str(", \"mappings\": {");
-                for (j, (suffix, providers)) in req.mappings.iter().enumerate() {
+                for (j, (suffix, providers)) in req.mappings().enumerate() {
                     if j > 0 {
                         out.push_str(", ");
                     }

@@ -81,7 +81,7 @@ impl<'a> InPlace<'a> {
 
     /// Request `i`'s providers: its parts are sorted by provider id, so they are the runs.
     fn provider_ids(&self, i: usize) -> impl Iterator<Item = u32> + '_ {
-        let parts = &self.found.requests[i].parts;
+        let parts = self.found.requests.get(i).parts;
         parts.iter().enumerate().filter(|(j, p)| *j == 0 || parts[j - 1].0 != p.0).map(|(_, p)| p.0)
     }
 
@@ -112,9 +112,15 @@ impl CandidateView for InPlace<'_> {
             Some(inv.capacity() - inv.used)
         })
     }
+    fn provider_key(&self, i: usize, k: usize) -> Option<u32> {
+        Some(self.provider_id(i, k))
+    }
+    fn key_epoch(&self) -> Option<u64> {
+        Some(self.snap.epoch)
+    }
     fn allocations(&self, i: usize) -> Allocations {
         let mut allocations = Allocations::new();
-        for &(rp, rc, amount) in &self.found.requests[i].parts {
+        for &(rp, rc, amount) in self.found.requests.get(i).parts {
             allocations
                 .entry(self.snap.node(rp).uuid.clone())
                 .or_default()

@@ -139,6 +139,17 @@ pub trait CandidateView {
     }
     /// Request `i`'s allocations.
     fn allocations(&self, i: usize) -> Allocations;
+    /// Request `i`'s provider `k` as a number, where the view has one (placement's own id
+    /// when it runs in the process; None over REST). A number names the same provider in
+    /// every view of the same [`CandidateView::key_epoch`], so a caller can index what it
+    /// knows of providers by it instead of by uuid.
+    fn provider_key(&self, _i: usize, _k: usize) -> Option<u32> {
+        None
+    }
+    /// What [`CandidateView::provider_key`]'s numbers are valid for.
+    fn key_epoch(&self) -> Option<u64> {
+        None
+    }
 }
 
 impl CandidateView for Candidates {
