@@ -138,6 +138,7 @@ impl Db {
             tracing::info!(version = m.version, name = m.name, "applying migration");
             let mut tx = self.begin().await?;
             for stmt in split_statements(m.sql) {
+                let stmt = in_dialect(stmt, self.dialect);
                 query(stmt.as_str())
                     .execute(&mut *tx)
                     .await
@@ -366,6 +367,22 @@ pub fn parse_time(s: &str) -> Option<chrono::DateTime<chrono::Utc>> {
     chrono::DateTime::parse_from_rfc3339(s).ok().map(|t| t.with_timezone(&chrono::Utc))
 }
 
+/// The few statements whose portable form differs: `DROP INDEX name ON table` (MariaDB and
+/// MySQL name the table; SQLite's index names are per database, and it takes no `ON`).
+fn in_dialect(stmt: String, dialect: Dialect) -> String {
+    let words: Vec<&str> = stmt.split_whitespace().collect();
+    match (dialect, words.as_slice()) {
+        (Dialect::Sqlite, [drop, index, name, on, _table])
+            if drop.eq_ignore_ascii_case("DROP")
+                && index.eq_ignore_ascii_case("INDEX")
+                && on.eq_ignore_ascii_case("ON") =>
+        {
+            format!("DROP INDEX {name}")
+        }
+        _ => stmt,
+    }
+}
+
 fn split_statements(sql: &str) -> Vec<String> {
     sql.split(";\n")
         .map(|s| s.trim().trim_end_matches(';').trim().to_string())
@@ -536,6 +553,15 @@ mod tests {
         let missing = query("SELECT i FROM v WHERE i = 0").fetch_one(&db).await;
         assert!(matches!(missing, Err(sqlx::Error::RowNotFound)));
         std::fs::remove_dir_all(dir).ok();
+    }
+
+    #[test]
+    fn a_dropped_index_names_its_table_except_on_sqlite() {
+        let stmt = || "DROP INDEX instances_project ON instances".to_string();
+        assert_eq!(in_dialect(stmt(), Dialect::Sqlite), "DROP INDEX instances_project");
+        assert_eq!(in_dialect(stmt(), Dialect::MySql), stmt());
+        let other = "CREATE INDEX i ON t (a)".to_string();
+        assert_eq!(in_dialect(other.clone(), Dialect::Sqlite), other);
     }
 
     #[tokio::test]
