@@ -623,11 +623,12 @@ mod tests {
         }
     }
 
-    fn host(name: &str, rp_uuid: &str) -> HostInfo {
-        let state = HostFacts {
+    /// A default fake host's facts, its provider named after it.
+    pub(crate) fn facts(name: &str) -> HostFacts {
+        HostFacts {
             host: name.into(),
             node: name.into(),
-            rp_uuid: rp_uuid.into(),
+            rp_uuid: name.into(),
             zone: "nova".into(),
             disabled: false,
             hypervisor_type: "fake".into(),
@@ -638,8 +639,11 @@ mod tests {
             memory_mb: 8192,
             local_gb: 100,
             aggregate_metadata: BTreeMap::new(),
-        };
-        HostInfo { state, up: true, rank: 0 }
+        }
+    }
+
+    fn host(name: &str, rp_uuid: &str) -> HostInfo {
+        HostInfo { state: HostFacts { rp_uuid: rp_uuid.into(), ..facts(name) }, up: true, rank: 0 }
     }
 
     fn found(hosts: &Hosts, view: &View) -> Vec<Option<String>> {

@@ -38,26 +38,8 @@ fn normalize(values: &[f64]) -> Vec<f64> {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::scheduler::{Free, HostFacts};
-    use std::collections::BTreeMap;
-
-    fn facts(name: &str) -> HostFacts {
-        HostFacts {
-            host: name.into(),
-            node: name.into(),
-            rp_uuid: name.into(),
-            zone: "nova".into(),
-            disabled: false,
-            hypervisor_type: "fake".into(),
-            hypervisor_version: 1,
-            cpu_arch: "x86_64".into(),
-            vm_modes: vec![],
-            vcpus: 8,
-            memory_mb: 8192,
-            local_gb: 100,
-            aggregate_metadata: BTreeMap::new(),
-        }
-    }
+    use crate::scheduler::tests::facts;
+    use crate::scheduler::Free;
 
     fn ram(free: i64) -> Free {
         Free { memory_mb: Some(free), ..Default::default() }
