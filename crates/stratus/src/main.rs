@@ -11,6 +11,11 @@ use anyhow::Context;
 use clap::{Parser, Subcommand};
 use stratus_core::config::Config;
 
+/// mimalloc instead of glibc's allocator: the API, scheduler and databases make many small
+/// allocations freed on other threads than made them, glibc's slow path (see BENCHMARKS.md).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 #[derive(Parser)]
 #[command(name = "stratus", version, about = "An OpenStack-compatible cloud in one binary")]
 struct Cli {

@@ -14,6 +14,7 @@ mod quota_classes;
 mod quotas;
 mod server_actions;
 mod server_groups;
+mod server_view;
 mod servers;
 mod services;
 mod versions;

@@ -347,10 +347,10 @@ async fn rebuild(
         }
     }
     let rebuilt = service.start_rebuild(i, image.spec, changes, who).await?;
-    let mut body = render_one(service, ctx, version, base, &rebuilt).await?;
-    if !version.at_least(2, 75) {
-        // Before 2.75 the answer is the short form.
-        body["server"]["adminPass"] = json!(uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
-    }
-    Ok((StatusCode::ACCEPTED, axum::Json(body)).into_response())
+    // Before 2.75 the answer also carries a new admin password.
+    let admin_pass =
+        (!version.at_least(2, 75)).then(|| uuid::Uuid::new_v4().simple().to_string()[..12].to_string());
+    let mut resp = render_one(service, ctx, version, base, &rebuilt, admin_pass).await?;
+    *resp.status_mut() = StatusCode::ACCEPTED;
+    Ok(resp)
 }

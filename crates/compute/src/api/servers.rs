@@ -18,9 +18,10 @@ use stratus_core::http::microversion::Version;
 use stratus_core::http::{BaseUrl, Json as JsonBody, RequestId};
 use stratus_core::input::check_name;
 
+use super::server_view::{links, next_page, One, Page, View};
 use super::State;
 use crate::conductor::{BuildRequest, Requester};
-use crate::model::{vm_states_for_status, Action, Fault, Instance, TaskState, VmState};
+use crate::model::{vm_states_for_status, Action, Instance, TaskState, VmState};
 use crate::scheduler::{GroupSpec, RequestSpec};
 use crate::store::{InstanceFilter, InstanceUpdate, NewAction};
 use crate::ComputeService;
@@ -505,181 +506,14 @@ impl ComputeService {
 
 // ---------------------------------------------------------------- list / show
 
-fn links(base: &str, id: &str) -> Value {
-    json!([
-        {"rel": "self", "href": format!("{base}/v2.1/servers/{id}")},
-        {"rel": "bookmark", "href": format!("{base}/servers/{id}")},
-    ])
-}
-
-fn time_str(t: chrono::DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn host_id(project: &str, host: Option<&str>) -> String {
-    use sha2::Digest;
-    match host {
-        Some(h) => {
-            let mut d = sha2::Sha224::new();
-            d.update(format!("{project}{h}").as_bytes());
-            d.finalize().iter().map(|b| format!("{b:02x}")).collect()
-        }
-        None => String::new(),
-    }
-}
-
-/// How the API shows a server at `version`; `admin` adds the host attributes.
-pub(crate) struct View<'a> {
-    pub base: &'a str,
-    pub version: Version,
-    pub admin: bool,
-    pub host_up: Option<&'a std::collections::HashMap<String, bool>>,
-}
-
-impl View<'_> {
-    pub fn brief(&self, i: &Instance) -> Value {
-        json!({"id": i.uuid, "name": i.display_name, "links": links(self.base, &i.uuid)})
-    }
-
-    pub fn detail(&self, i: &Instance, fault: Option<&Fault>) -> Value {
-        let v = self.version;
-        let image = match &i.image_ref {
-            Some(id) => {
-                json!({"id": id, "links": [{"rel": "bookmark", "href": format!("{}/images/{id}", self.base)}]})
-            }
-            None => json!(""),
-        };
-        let f = &i.flavor;
-        let flavor = if v.at_least(2, 47) {
-            json!({
-                "vcpus": f.vcpus, "ram": f.memory_mb, "disk": f.root_gb, "ephemeral": f.ephemeral_gb,
-                "swap": f.swap, "original_name": f.name, "extra_specs": f.extra_specs,
-            })
-        } else {
-            json!({"id": f.flavorid, "links": [{"rel": "bookmark", "href": format!("{}/flavors/{}", self.base, f.flavorid)}]})
-        };
-        let mut s = json!({
-            "id": i.uuid,
-            "name": i.display_name,
-            "status": i.status(),
-            "tenant_id": i.project_id,
-            "user_id": i.user_id,
-            "metadata": i.metadata,
-            "hostId": host_id(&i.project_id, i.host.as_deref()),
-            "image": image,
-            "flavor": flavor,
-            "created": time_str(i.created_at),
-            "updated": time_str(i.updated_at),
-            "addresses": {},
-            "accessIPv4": i.access_ip_v4.clone().unwrap_or_default(),
-            "accessIPv6": i.access_ip_v6.clone().unwrap_or_default(),
-            "links": links(self.base, &i.uuid),
-            "OS-DCF:diskConfig": "MANUAL",
-            "OS-EXT-AZ:availability_zone": i.availability_zone.clone().unwrap_or_default(),
-            "config_drive": i.config_drive.clone().unwrap_or_default(),
-            "key_name": i.key_name,
-            "OS-SRV-USG:launched_at": i.launched_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
-            "OS-SRV-USG:terminated_at": i.terminated_at.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
-            "OS-EXT-STS:task_state": i.task_state.map(|t| t.as_str()),
-            "OS-EXT-STS:vm_state": i.vm_state.as_str(),
-            "OS-EXT-STS:power_state": i.power_state.code(),
-            "os-extended-volumes:volumes_attached": [],
-            "security_groups": [{"name": "default"}],
-        });
-        let o = s.as_object_mut().expect("object");
-        if matches!(i.status(), "ACTIVE" | "BUILD" | "REBUILD" | "RESIZE" | "VERIFY_RESIZE" | "MIGRATING") {
-            o.insert("progress".into(), json!(i.progress));
-        }
-        if self.admin {
-            o.insert("OS-EXT-SRV-ATTR:host".into(), json!(i.host));
-            o.insert("OS-EXT-SRV-ATTR:hypervisor_hostname".into(), json!(i.node));
-            o.insert("OS-EXT-SRV-ATTR:instance_name".into(), json!(instance_name(&i.uuid)));
-            if v.at_least(2, 3) {
-                o.insert("OS-EXT-SRV-ATTR:reservation_id".into(), json!(i.reservation_id));
-                o.insert("OS-EXT-SRV-ATTR:launch_index".into(), json!(i.launch_index));
-                o.insert(
-                    "OS-EXT-SRV-ATTR:kernel_id".into(),
-                    json!(i
-                        .image
-                        .as_ref()
-                        .and_then(|m| m.properties.get("kernel_id"))
-                        .cloned()
-                        .unwrap_or_default()),
-                );
-                o.insert(
-                    "OS-EXT-SRV-ATTR:ramdisk_id".into(),
-                    json!(i
-                        .image
-                        .as_ref()
-                        .and_then(|m| m.properties.get("ramdisk_id"))
-                        .cloned()
-                        .unwrap_or_default()),
-                );
-                o.insert("OS-EXT-SRV-ATTR:root_device_name".into(), json!("/dev/vda"));
-                o.insert("OS-EXT-SRV-ATTR:user_data".into(), json!(i.user_data));
-                if !v.at_least(2, 90) {
-                    o.insert("OS-EXT-SRV-ATTR:hostname".into(), json!(i.hostname));
-                }
-            }
-            if v.at_least(2, 16) {
-                let status = match (&i.host, self.host_up) {
-                    (Some(h), Some(up)) => match up.get(h) {
-                        Some(true) => "UP",
-                        Some(false) => "DOWN",
-                        None => "UNKNOWN",
-                    },
-                    _ => "",
-                };
-                o.insert("host_status".into(), json!(status));
-            }
-        }
-        if v.at_least(2, 90) {
-            o.insert("OS-EXT-SRV-ATTR:hostname".into(), json!(i.hostname));
-        }
-        if v.at_least(2, 9) {
-            o.insert("locked".into(), json!(i.locked));
-        }
-        if v.at_least(2, 19) {
-            o.insert("description".into(), json!(i.description));
-        }
-        if v.at_least(2, 26) {
-            o.insert("tags".into(), json!(i.tags));
-        }
-        if v.at_least(2, 63) {
-            o.insert("trusted_image_certificates".into(), Value::Null);
-        }
-        if v.at_least(2, 71) {
-            o.insert("server_groups".into(), json!(i.server_group.iter().collect::<Vec<_>>()));
-        }
-        if v.at_least(2, 73) {
-            o.insert("locked_reason".into(), json!(i.locked_reason));
-        }
-        if v.at_least(2, 96) {
-            o.insert("pinned_availability_zone".into(), json!(i.requested_availability_zone));
-        }
-        if let Some(f) = fault.filter(|_| matches!(i.vm_state, VmState::Error | VmState::Deleted)) {
-            let mut fault = json!({"code": f.code, "created": time_str(f.created), "message": f.message});
-            if self.admin {
-                fault["details"] = json!(f.details.clone().unwrap_or_default());
-            }
-            o.insert("fault".into(), fault);
-        }
-        s
-    }
-}
-
-pub(crate) fn instance_name(uuid: &str) -> String {
-    format!("instance-{}", &uuid.replace('-', "")[..8])
-}
-
 async fn list(
     service: State,
     Authenticated(ctx): Authenticated,
     version: Version,
     BaseUrl(base): BaseUrl,
     Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<axum::Json<Value>> {
-    list_servers(&service.0, &ctx, version, &base, q, false).await.map(axum::Json)
+) -> ApiResult<Response> {
+    list_servers(&service.0, &ctx, version, &base, q, false).await
 }
 
 async fn list_detail(
@@ -688,8 +522,8 @@ async fn list_detail(
     version: Version,
     BaseUrl(base): BaseUrl,
     Query(q): Query<Vec<(String, String)>>,
-) -> ApiResult<axum::Json<Value>> {
-    list_servers(&service.0, &ctx, version, &base, q, true).await.map(axum::Json)
+) -> ApiResult<Response> {
+    list_servers(&service.0, &ctx, version, &base, q, true).await
 }
 
 async fn list_servers(
@@ -699,7 +533,7 @@ async fn list_servers(
     base: &str,
     q: Vec<(String, String)>,
     detail: bool,
-) -> ApiResult<Value> {
+) -> ApiResult<Response> {
     let project_id = ctx.project_id().unwrap_or_default().to_string();
     service.authorize(
         ctx,
@@ -797,22 +631,22 @@ async fn list_servers(
         None
     };
     let view = View { base, version, admin, host_up: host_up.as_deref() };
-    let rendered: Vec<Value> = if detail {
+    let next = match (limit, servers.last()) {
+        (Some(l), Some(last)) if servers.len() == l && l > 0 => {
+            Some(next_page(base, if detail { "servers/detail" } else { "servers" }, l, &last.uuid))
+        }
+        _ => None,
+    };
+    Ok(if detail {
         let uuids: Vec<String> =
             servers.iter().filter(|i| i.vm_state == VmState::Error).map(|i| i.uuid.clone()).collect();
         let faults = service.store.latest_faults(&uuids).await?;
-        servers.iter().map(|i| view.detail(i, faults.get(&i.uuid))).collect()
+        let servers = servers.iter().map(|i| view.detail(i, faults.get(&i.uuid))).collect();
+        axum::Json(Page { servers, servers_links: next }).into_response()
     } else {
-        servers.iter().map(|i| view.brief(i)).collect()
-    };
-    let mut body = json!({"servers": rendered});
-    if let (Some(l), Some(last)) = (limit, servers.last()) {
-        if servers.len() == l && l > 0 {
-            let path = if detail { "servers/detail" } else { "servers" };
-            body["servers_links"] = json!([{"rel": "next", "href": format!("{base}/v2.1/{path}?limit={l}&marker={}", last.uuid)}]);
-        }
-    }
-    Ok(body)
+        let servers = servers.iter().map(|i| view.brief(i)).collect();
+        axum::Json(Page { servers, servers_links: next }).into_response()
+    })
 }
 
 pub(crate) async fn render_one(
@@ -821,7 +655,8 @@ pub(crate) async fn render_one(
     version: Version,
     base: &str,
     i: &Instance,
-) -> ApiResult<Value> {
+    admin_pass: Option<String>,
+) -> ApiResult<Response> {
     let admin = service.is_admin(ctx);
     let host_up = if admin && version.at_least(2, 16) {
         Some(service.liveness.get(&service.store).await?)
@@ -835,7 +670,9 @@ pub(crate) async fn render_one(
         Default::default()
     };
     let view = View { base, version, admin, host_up: host_up.as_deref() };
-    Ok(json!({"server": view.detail(i, faults.get(&i.uuid))}))
+    let mut server = view.detail(i, faults.get(&i.uuid));
+    server.admin_pass = admin_pass;
+    Ok(axum::Json(One { server }).into_response())
 }
 
 async fn show(
@@ -844,10 +681,10 @@ async fn show(
     version: Version,
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Response> {
     let i = visible(&service, &ctx, &id).await?;
     service.authorize(&ctx, "os_compute_api:servers:show", &target(&i))?;
-    render_one(&service, &ctx, version, &base, &i).await.map(axum::Json)
+    render_one(&service, &ctx, version, &base, &i, None).await
 }
 
 async fn update(
@@ -857,7 +694,7 @@ async fn update(
     BaseUrl(base): BaseUrl,
     Path(id): Path<String>,
     JsonBody(body): JsonBody<Value>,
-) -> ApiResult<axum::Json<Value>> {
+) -> ApiResult<Response> {
     let i = visible(&service, &ctx, &id).await?;
     service.authorize(&ctx, "os_compute_api:servers:update", &target(&i))?;
     check_unlocked(&service, &ctx, &i)?;
@@ -898,7 +735,7 @@ async fn update(
     }
     service.store.update_instance(&i.uuid, &Default::default(), &u).await?;
     let i = service.store.instance_or_404(&i.uuid).await?;
-    render_one(&service, &ctx, version, &base, &i).await.map(axum::Json)
+    render_one(&service, &ctx, version, &base, &i, None).await
 }
 
 async fn delete(
