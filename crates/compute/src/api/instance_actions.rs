@@ -10,6 +10,7 @@ use stratus_core::auth::Authenticated;
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::microversion::Version;
 
+use super::common::nova_time;
 use super::State;
 use crate::store::{ActionEvent, InstanceAction};
 use crate::ComputeService;
@@ -20,10 +21,6 @@ pub fn routes() -> Router<Arc<ComputeService>> {
         .route("/servers/{id}/os-instance-actions/{request_id}", get(show))
 }
 
-fn t(d: chrono::DateTime<chrono::Utc>) -> String {
-    d.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
-}
-
 fn render(a: &InstanceAction, v: Version) -> Value {
     let mut body = json!({
         "action": a.action,
@@ -31,11 +28,11 @@ fn render(a: &InstanceAction, v: Version) -> Value {
         "message": a.message,
         "project_id": a.project_id,
         "request_id": a.request_id,
-        "start_time": t(a.start_time),
+        "start_time": nova_time(a.start_time),
         "user_id": a.user_id,
     });
     if v.at_least(2, 58) {
-        body["updated_at"] = json!(t(a.updated_at));
+        body["updated_at"] = json!(nova_time(a.updated_at));
     }
     body
 }
@@ -43,8 +40,8 @@ fn render(a: &InstanceAction, v: Version) -> Value {
 fn render_event(e: &ActionEvent, v: Version, admin: bool) -> Value {
     let mut body = json!({
         "event": e.event,
-        "start_time": t(e.start_time),
-        "finish_time": e.finish_time.map(t),
+        "start_time": nova_time(e.start_time),
+        "finish_time": e.finish_time.map(nova_time),
         "result": e.result,
     });
     if admin {

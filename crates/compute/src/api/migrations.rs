@@ -10,16 +10,13 @@ use stratus_core::auth::Authenticated;
 use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::microversion::Version;
 
+use super::common::nova_time;
 use super::State;
 use crate::store::{MigrationFilter, MigrationRow};
 use crate::ComputeService;
 
 pub fn routes() -> Router<Arc<ComputeService>> {
     Router::new().route("/os-migrations", get(list))
-}
-
-fn t(d: chrono::DateTime<chrono::Utc>) -> String {
-    d.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 fn render(r: &MigrationRow, v: Version, show_hosts: bool) -> Value {
@@ -36,8 +33,8 @@ fn render(r: &MigrationRow, v: Version, show_hosts: bool) -> Value {
         "dest_host": Value::Null,
         "old_instance_type_id": r.old_type_id,
         "new_instance_type_id": r.new_type_id,
-        "created_at": t(r.created_at),
-        "updated_at": t(r.updated_at),
+        "created_at": nova_time(r.created_at),
+        "updated_at": nova_time(r.updated_at),
     });
     if v.at_least(2, 23) {
         body["migration_type"] = json!(m.migration_type);

@@ -12,6 +12,7 @@ use chrono::{DateTime, Utc};
 use serde::Serialize;
 use stratus_core::http::microversion::Version;
 
+use super::common::nova_time;
 use crate::model::{Fault, Instance, VmState};
 
 /// A `{rel, href}` link.
@@ -33,12 +34,8 @@ fn bookmark(base: &str, collection: &str, id: &str) -> [Link; 1] {
     [Link { rel: "bookmark", href: format!("{base}/{collection}/{id}") }]
 }
 
-pub(crate) fn time_str(t: DateTime<Utc>) -> String {
+fn time_str(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()
-}
-
-fn time_usec(t: DateTime<Utc>) -> String {
-    t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()
 }
 
 /// nova's `hostId`: a digest of project and host, so that a project can tell its servers
@@ -56,7 +53,7 @@ fn host_id(project: &str, host: Option<&str>) -> String {
     out
 }
 
-pub(crate) fn instance_name(uuid: &str) -> String {
+fn instance_name(uuid: &str) -> String {
     format!("instance-{}", &uuid.replace('-', "")[..8])
 }
 
@@ -315,8 +312,8 @@ impl<'v> View<'v> {
             availability_zone: i.availability_zone.as_deref().unwrap_or_default(),
             config_drive: i.config_drive.as_deref().unwrap_or_default(),
             key_name: i.key_name.as_deref(),
-            launched_at: i.launched_at.map(time_usec),
-            terminated_at: i.terminated_at.map(time_usec),
+            launched_at: i.launched_at.map(nova_time),
+            terminated_at: i.terminated_at.map(nova_time),
             task_state: i.task_state.map(|t| t.as_str()),
             vm_state: i.vm_state.as_str(),
             power_state: i.power_state.code(),

@@ -13,6 +13,7 @@ use stratus_core::error::{ApiError, ApiResult};
 use stratus_core::http::microversion::Version;
 use stratus_core::http::Json as JsonBody;
 
+use super::common::nova_time;
 use super::State;
 use crate::model::Service;
 use crate::ComputeService;
@@ -30,7 +31,7 @@ fn render(service: &ComputeService, s: &Service, v: Version, zone: &str) -> Valu
         "zone": zone,
         "status": if s.disabled { "disabled" } else { "enabled" },
         "state": if up { "up" } else { "down" },
-        "updated_at": s.last_seen_up.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.6f").to_string()),
+        "updated_at": s.last_seen_up.map(nova_time),
         "disabled_reason": s.disabled_reason,
     });
     if v.at_least(2, 11) {
